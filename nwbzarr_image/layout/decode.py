@@ -1,0 +1,372 @@
+"""Decode node descriptions read from a store into an NWBFile (the read path)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from nwbzarr_image.errors import InvalidFileWarning, LayoutError
+from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, StoredArray
+from nwbzarr_image.layout.paths import COLLECTIONS, FIXED_GROUPS, ROOT_DATASETS, join
+from nwbzarr_image.model import (
+    Device,
+    GenericDataset,
+    GenericGroup,
+    GrayscaleImage,
+    Image,
+    ImageMaskSeries,
+    ImageReferences,
+    Images,
+    ImageSeries,
+    IndexSeries,
+    NWBFile,
+    OpticalSeries,
+    ProcessingModule,
+    RGBAImage,
+    RGBImage,
+    TimeSeries,
+)
+from nwbzarr_image.model.core import Checker, Container
+from nwbzarr_image.model.parse import Deferred
+
+SERIES_TYPES: dict[str, type[TimeSeries]] = {
+    "TimeSeries": TimeSeries, "ImageSeries": ImageSeries, "ImageMaskSeries": ImageMaskSeries,
+    "OpticalSeries": OpticalSeries, "IndexSeries": IndexSeries,
+}
+IMAGE_TYPES: dict[str, type[Image]] = {
+    "Image": Image, "GrayscaleImage": GrayscaleImage, "RGBImage": RGBImage, "RGBAImage": RGBAImage,
+}
+TYPE_ATTRS = {"namespace", "neurodata_type", "object_id"}
+SERIES_MEMBERS = {"data", "timestamps", "starting_time", "control", "control_description", "dimension",
+                  "external_file", "format", "num_samples", "distance", "field_of_view", "orientation"}
+LINK_FIELDS = ("device", "masked_imageseries", "indexed_images", "indexed_timeseries")
+
+
+def decode_file(root: GroupNode, *, strict: bool = False) -> NWBFile:
+    """Build an NWBFile from the node tree of a store (values stay in the store until used)."""
+    return _Decoder(strict).file(root)
+
+
+def deferred(node: ArrayNode, convert: Any = None) -> Deferred:
+    stored: StoredArray = node.value
+
+    def load() -> Any:
+        value = stored.load()
+        return convert(value) if convert is not None else value
+
+    return Deferred(load, tuple(stored.shape), getattr(stored, "dtype", None))
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        return to_text(value.reshape(-1)[0] if value.size else "")
+    return str(value)
+
+
+def to_texts(value: Any) -> list[str]:
+    return [to_text(v) for v in np.asarray(value, dtype=object).ravel()]
+
+
+def to_datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(to_text(value))
+
+
+def to_number(value: Any) -> Any:
+    item = np.asarray(value).reshape(-1)[0] if np.ndim(value) else np.asarray(value)[()]
+    return item.item() if hasattr(item, "item") else item
+
+
+def ref_path(ref: Any) -> str:
+    """A reference as stored by hdmf-zarr: a plain path (0.14), or a dict / JSON dict text (<= 0.13)."""
+    if isinstance(ref, bytes):
+        ref = ref.decode("utf-8")
+    if isinstance(ref, str) and ref.lstrip().startswith("{"):
+        ref = json.loads(ref)
+    if isinstance(ref, dict):
+        ref = ref.get("path", "")
+    return "/" + str(ref).strip().lstrip("/")
+
+
+class _Decoder:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.by_path: dict[str, Any] = {}
+        self.pending_links: list[tuple[Container, str, str]] = []
+        self.to_check: list[tuple[Container, str]] = []
+
+    def checker(self, path: str) -> Checker:
+        return Checker("read", self.strict, path)
+
+    def problem(self, message: str, path: str) -> None:
+        self.checker(path).problem(message)
+
+    # -- the file -----------------------------------------------------------------------------
+
+    def file(self, root: GroupNode) -> NWBFile:
+        if root.attrs.get("neurodata_type") != "NWBFile":
+            raise LayoutError(f"the root group is not an NWBFile: its neurodata_type is "
+                              f"{root.attrs.get('neurodata_type')!r}. Open the root of an NWB file.")
+        f = NWBFile._blank("root", root.attrs.get("object_id"))
+        f._init_collections()
+        f.extra_attrs = {k: v for k, v in root.attrs.items() if k not in TYPE_ATTRS | {"nwb_version"}}
+        f.nwb_version = root.attrs.get("nwb_version")
+        f.__dict__["_stored_path"] = "/"
+        for name in ROOT_DATASETS:
+            node = root.children.get(name)
+            if not isinstance(node, ArrayNode):
+                self.problem(f"NWBFile: required dataset '/{name}' is missing", f"/{name}")
+                continue
+            convert = {"file_create_date": lambda v: [to_datetime(x) for x in np.asarray(v, dtype=object).ravel()],
+                       "session_start_time": to_datetime, "timestamps_reference_time": to_datetime}.get(name, to_text)
+            f.__dict__["_field_" + name] = deferred(node, convert)
+        for attr, path in COLLECTIONS.items():
+            group = self.group_at(root, path)
+            if group is None:
+                continue
+            for name, child in group.children.items():
+                obj = self.object(child, join(path, name))
+                getattr(f, attr)[name] = obj
+                obj.parent = f
+        self.keep_unknown(f, root)
+        self.resolve_links()
+        for obj, path in self.to_check:
+            self.check(obj, path)
+        f._seal()
+        return f
+
+    def group_at(self, root: GroupNode, path: str) -> GroupNode | None:
+        node: Any = root
+        for part in path.strip("/").split("/"):
+            node = node.children.get(part) if isinstance(node, GroupNode) else None
+        return node if isinstance(node, GroupNode) else None
+
+    def keep_unknown(self, f: NWBFile, root: GroupNode) -> None:
+        """Nodes below the fixed groups that are not collections (general/subject, intervals, ...)."""
+        known = {p.strip("/") for p in FIXED_GROUPS} | set(ROOT_DATASETS)
+        for path, node in root.walk():
+            rel = path.strip("/")
+            if path == "/" or rel in known or not any(rel == f"{p}/{n}" or (p == "" and rel == n)
+                                                     for p, n in [_split(rel)] if p in known | {""}):
+                continue
+            if any(rel.startswith(c.strip("/") + "/") for c in COLLECTIONS.values()):
+                continue
+            f.extra_nodes[path] = self.generic(node, path)
+
+    # -- objects --------------------------------------------------------------------------------
+
+    def object(self, node: GroupNode | ArrayNode, path: str) -> Any:
+        kind = node.attrs.get("neurodata_type")
+        namespace = node.attrs.get("namespace")
+        if isinstance(node, GroupNode) and namespace == "core" and kind in SERIES_TYPES:
+            obj: Any = self.series(node, path, SERIES_TYPES[kind])
+        elif isinstance(node, GroupNode) and namespace == "core" and kind == "Images":
+            obj = self.images(node, path)
+        elif isinstance(node, GroupNode) and namespace == "core" and kind == "Device":
+            obj = self.device(node, path)
+        elif isinstance(node, GroupNode) and namespace == "core" and kind == "ProcessingModule":
+            obj = ProcessingModule._blank(node.name, node.attrs.get("object_id"))
+            obj.description = str(node.attrs.get("description", ""))
+            obj.data_interfaces = _collection(obj)
+            for name, child in node.children.items():
+                obj.data_interfaces[name] = self.object(child, join(path, name))
+                obj.data_interfaces[name].parent = obj
+            obj.extra_attrs = _extra(node.attrs, {"description"})
+        else:
+            obj = self.generic(node, path)
+        obj.__dict__["_stored_path"] = path
+        self.by_path[path] = obj
+        return obj
+
+    def generic(self, node: GroupNode | ArrayNode, path: str) -> GenericGroup | GenericDataset:
+        if isinstance(node, ArrayNode):
+            attrs = dict(node.attrs)
+            if node.dtype:
+                attrs["_DTYPE"] = node.dtype
+            obj: Any = GenericDataset._blank(node.name, node.attrs.get("object_id"))
+            obj.data, obj.attrs = node.value, attrs
+        else:
+            obj = GenericGroup._blank(node.name, node.attrs.get("object_id"))
+            obj.attrs = dict(node.attrs)
+            obj.links = {link.name: link.path for link in node.links}
+            obj.children = {name: self.generic(child, join(path, name)) for name, child in node.children.items()}
+        obj.__dict__["_stored_path"] = path
+        self.by_path.setdefault(path, obj)
+        return obj
+
+    def device(self, node: GroupNode, path: str) -> Device:
+        dev = Device._blank(node.name, node.attrs.get("object_id"))
+        fields = ("description", "manufacturer", "model_number", "model_name", "serial_number")
+        for key in fields:
+            if node.attrs.get(key) is not None:
+                setattr(dev, key, str(node.attrs[key]))
+        dev.extra_attrs = _extra(node.attrs, set(fields))
+        self.keep_children(dev, node, path, set())
+        dev._seal()
+        return dev
+
+    def keep_children(self, obj: Container, node: GroupNode, path: str, known: set[str]) -> None:
+        extra = {name: self.generic(child, join(path, name))
+                 for name, child in node.children.items() if name not in known}
+        if extra:
+            obj.__dict__["extra_children"] = extra
+
+    def series(self, node: GroupNode, path: str, cls: type[TimeSeries]) -> TimeSeries:
+        ts = cls._blank(node.name, node.attrs.get("object_id"))
+        ts.__dict__.update({"data_link": set(), "timestamp_link": set()})
+        kids = node.children
+        ts.comments = str(node.attrs.get("comments", "no comments"))
+        ts.description = str(node.attrs.get("description", "no description"))
+        ts.extra_attrs = _extra(node.attrs, {"comments", "description"})
+        data = kids.get("data")
+        if isinstance(data, ArrayNode):
+            ts._set_data(data.value.lazy())
+            a = data.attrs
+            ts.unit = str(a.get("unit", TimeSeries.DEFAULT_UNIT))
+            ts.conversion = float(a.get("conversion", 1.0))
+            ts.resolution = float(a.get("resolution", -1.0))
+            ts.offset = float(a.get("offset", 0.0))
+            if cls is TimeSeries and a.get("continuity") is not None:
+                ts.continuity = str(a["continuity"])
+        elif cls is not ImageSeries and not issubclass(cls, ImageSeries):
+            ts._set_data(cls.DEFAULT_DATA)
+        if isinstance(kids.get("timestamps"), ArrayNode):
+            ts._set_timestamps(kids["timestamps"].value.lazy())
+        start = kids.get("starting_time")
+        if isinstance(start, ArrayNode):
+            ts.__dict__["_field_starting_time"] = deferred(start, lambda v: float(to_number(v)))
+            if start.attrs.get("rate") is not None:
+                ts.rate = float(start.attrs["rate"])
+        if isinstance(kids.get("control"), ArrayNode):
+            ts.control = kids["control"].value.lazy()
+        if isinstance(kids.get("control_description"), ArrayNode):
+            ts.control_description = deferred(kids["control_description"], to_texts)
+        if isinstance(ts, ImageSeries):
+            self.image_series_fields(ts, kids)
+        if isinstance(ts, OpticalSeries):
+            if isinstance(kids.get("distance"), ArrayNode):
+                ts.distance = deferred(kids["distance"], lambda v: float(to_number(v)))
+            if isinstance(kids.get("field_of_view"), ArrayNode):
+                ts.field_of_view = deferred(kids["field_of_view"], np.asarray)
+            if isinstance(kids.get("orientation"), ArrayNode):
+                ts.orientation = deferred(kids["orientation"], to_text)
+        for link in node.links:
+            if link.name in ("data", "timestamps") or link.name in LINK_FIELDS:
+                self.pending_links.append((ts, link.name, link.path))
+            else:
+                ts.__dict__.setdefault("extra_links", {})[link.name] = link.path
+        self.keep_children(ts, node, path, SERIES_MEMBERS)
+        self.to_check.append((ts, path))
+        return ts
+
+    def image_series_fields(self, ts: ImageSeries, kids: dict[str, Any]) -> None:
+        if isinstance(kids.get("dimension"), ArrayNode):
+            ts.dimension = deferred(kids["dimension"], np.asarray)
+        ext = kids.get("external_file")
+        if isinstance(ext, ArrayNode):
+            ts.external_file = deferred(ext, to_texts)
+            if ext.attrs.get("starting_frame") is not None:
+                ts.starting_frame = np.asarray(ext.attrs["starting_frame"], dtype=np.int64)
+        if isinstance(kids.get("format"), ArrayNode):
+            ts.format = deferred(kids["format"], to_text)
+        if isinstance(kids.get("num_samples"), ArrayNode):
+            ts.__dict__["_field__num_samples"] = deferred(kids["num_samples"], lambda v: int(to_number(v)))
+
+    def images(self, node: GroupNode, path: str) -> Images:
+        imgs = Images._blank(node.name, node.attrs.get("object_id"))
+        imgs.images = {}
+        imgs.description = str(node.attrs.get("description", "no description"))
+        imgs.extra_attrs = _extra(node.attrs, {"description"})
+        for name, child in node.children.items():
+            kind = child.attrs.get("neurodata_type")
+            if isinstance(child, ArrayNode) and kind in IMAGE_TYPES:
+                image = IMAGE_TYPES[kind]._blank(name, child.attrs.get("object_id"))
+                image.data = child.value.lazy()
+                if child.attrs.get("resolution") is not None:
+                    image.resolution = float(child.attrs["resolution"])
+                if child.attrs.get("description") is not None:
+                    image.description = str(child.attrs["description"])
+                image.extra_attrs = _extra(child.attrs, {"resolution", "description", "_ARRAY_DIMENSIONS"})
+                image.__dict__["_stored_path"] = join(path, name)
+                image.parent = imgs
+                imgs.images[name] = image
+                self.by_path[join(path, name)] = image
+        order = node.children.get("order_of_images")
+        if isinstance(order, ArrayNode):
+            imgs.__dict__["_field__order"] = self.order_of_images(order, join(path, "order_of_images"))
+        self.keep_children(imgs, node, path, set(imgs.images) | {"order_of_images"})
+        return imgs
+
+    def order_of_images(self, node: ArrayNode, path: str) -> Deferred:
+        def load() -> ImageReferences:
+            refs = ImageReferences._blank("order_of_images", node.attrs.get("object_id"))
+            refs.data = []
+            for ref in np.asarray(node.value.load(), dtype=object).ravel():
+                target = self.by_path.get(ref_path(ref))
+                if isinstance(target, Image):
+                    refs.data.append(target)
+                else:
+                    self.problem(f"Images.order_of_images: reference {ref_path(ref)!r} does not point to an "
+                                 "image of this file; it is left out", path)
+            refs.__dict__["_stored_path"] = path
+            return refs
+
+        return Deferred(load, tuple(node.value.shape))
+
+    # -- links and checks -----------------------------------------------------------------------
+
+    def resolve_links(self) -> None:
+        for obj, name, target_path in self.pending_links:
+            norm = "/" + target_path.strip("/")
+            member = None
+            if name in ("data", "timestamps"):
+                owner_path, _, member = norm.rpartition("/")
+                target = self.by_path.get(owner_path)
+            else:
+                target = self.by_path.get(norm)
+            if target is None or (member is not None and member != name):
+                self.problem(f"{obj.where}: link '{name}' points to {norm!r}, which is not in this file; the link "
+                             "is dropped", self._path(obj))
+                continue
+            if name == "data":
+                obj._set_data(target)
+            elif name == "timestamps":
+                obj._set_timestamps(target)
+            else:
+                obj.__dict__["_field_" + name] = target
+
+    def _path(self, obj: Container) -> str:
+        return obj.__dict__.get("_stored_path", "")
+
+    def check(self, obj: Any, path: str) -> None:
+        checker = self.checker(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InvalidFileWarning)
+            if isinstance(obj, IndexSeries):
+                obj._check_index(checker)
+            elif isinstance(obj, ImageSeries):
+                obj._check_image(checker)
+            else:
+                obj._check_timing(checker)
+                obj._check_lengths(checker)
+        obj._seal()
+
+
+def _split(rel: str) -> tuple[str, str]:
+    parent, _, name = rel.rpartition("/")
+    return parent, name
+
+
+def _extra(attrs: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k not in TYPE_ATTRS | known}
+
+
+def _collection(owner: Container) -> Any:
+    from nwbzarr_image.model.file import Collection
+
+    return Collection(f"{owner.where} data_interfaces", owner)

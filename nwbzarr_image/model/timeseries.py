@@ -1,0 +1,284 @@
+"""TimeSeries: the base of every image series (``core/nwb.base.yaml``)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, SchemaError
+from nwbzarr_image.model.core import Checker, Container, field, raw
+from nwbzarr_image.model.dataio import unwrap
+from nwbzarr_image.model.parse import length_of, parse_array, parse_float, parse_str
+
+CONTINUITY = ("continuous", "instantaneous", "step")
+
+
+class TimeSeries(Container):
+    """A series of samples over time, timed by ``timestamps`` or by ``starting_time`` + ``rate``.
+
+    Parameters
+    ----------
+    name : str
+        Name of the series; no '/' or ':'.
+    data : array-like or TimeSeries
+        Values, first dimension is time. A TimeSeries links to that series' data.
+    unit : str
+        Base unit of the data.
+    resolution, conversion, offset : float
+        ``data * conversion + offset`` is in ``unit``; ``resolution`` is the smallest meaningful
+        difference (-1.0 when unknown). Python ints are accepted.
+    timestamps : array-like or TimeSeries, optional
+        Sample times in seconds; a TimeSeries links to that series' timestamps.
+    starting_time : float, optional
+        Time of the first sample when timed by ``rate`` (default 0.0).
+    rate : float, optional
+        Sampling rate in Hz. Exactly one of ``timestamps`` and ``rate`` is required.
+    comments, description : str
+        Free text.
+    control : array-like, optional
+        Numerical label of each sample.
+    control_description : array-like of str, optional
+        Description of each control value.
+    continuity : {'continuous', 'instantaneous', 'step'}, optional
+        How the data behaves between samples.
+    """
+
+    neurodata_type = "TimeSeries"
+    DEFAULT_DATA: ClassVar[np.ndarray] = np.ndarray((0,), dtype=np.uint8)
+    DEFAULT_UNIT: ClassVar[str] = "unknown"
+    DEFAULT_RESOLUTION: ClassVar[float] = -1.0
+    DEFAULT_CONVERSION: ClassVar[float] = 1.0
+    DEFAULT_OFFSET: ClassVar[float] = 0.0
+    time_unit: ClassVar[str] = "seconds"
+    _timed_check_lengths: ClassVar[bool] = True
+
+    unit = field()
+    resolution = field()
+    conversion = field()
+    offset = field()
+    starting_time = field()
+    rate = field()
+    comments = field()
+    description = field()
+    control = field()
+    control_description = field()
+    continuity = field()
+    timestamps_unit = field()
+    interval = field()
+    starting_time_unit = field()
+
+    def __init__(
+        self,
+        name: str,
+        data: Any,
+        unit: str,
+        resolution: float = -1.0,
+        conversion: float = 1.0,
+        offset: float = 0.0,
+        timestamps: Any = None,
+        starting_time: float | None = None,
+        rate: float | None = None,
+        comments: str = "no comments",
+        description: str = "no description",
+        control: Any = None,
+        control_description: Any = None,
+        continuity: str | None = None,
+    ) -> None:
+        self._init_container(name)
+        w = self.where
+        if data is None:
+            raise ArgumentTypeError(f"{w}: 'data' is required; got None. Pass the samples as an array.")
+        if unit is None:
+            raise ArgumentTypeError(f"{w}: 'unit' is required; got None. Pass the unit of the data, e.g. 'V'.")
+        self._set_data(_parse_data_or_link(w, data, None))
+        self.unit = parse_str(w, "unit", unit)
+        self._parse_common(resolution, conversion, offset, timestamps, starting_time, rate, comments,
+                           description, control, control_description)
+        if continuity is not None:
+            continuity = parse_str(w, "continuity", continuity)
+            if continuity not in CONTINUITY:
+                raise SchemaError(f"{w}: forbidden value for 'continuity'; expected one of {list(CONTINUITY)}, "
+                                  f"got {continuity!r}.")
+        self.continuity = continuity
+        self._check_timing(Checker())
+        if self._timed_check_lengths:
+            self._check_lengths(Checker())
+        self._seal()
+
+    # -- assignment -------------------------------------------------------------------------------
+
+    def _parse_common(
+        self, resolution: Any, conversion: Any, offset: Any, timestamps: Any, starting_time: Any, rate: Any,
+        comments: Any, description: Any, control: Any, control_description: Any,
+    ) -> None:
+        w = self.where
+        self.resolution = parse_float(w, "resolution", resolution, allow_none=False)
+        self.conversion = parse_float(w, "conversion", conversion, allow_none=False)
+        self.offset = parse_float(w, "offset", offset, allow_none=False)
+        if timestamps is not None and not isinstance(timestamps, TimeSeries):
+            timestamps = parse_array(w, "timestamps", timestamps, shapes=[(None,)])
+        self._set_timestamps(timestamps)
+        self.starting_time = parse_float(w, "starting_time", starting_time)
+        self.rate = parse_float(w, "rate", rate)
+        self.comments = parse_str(w, "comments", comments, allow_none=False)
+        self.description = parse_str(w, "description", description, allow_none=False)
+        self.control = parse_array(w, "control", control, shapes=[(None,)])
+        self.control_description = parse_array(w, "control_description", control_description, shapes=[(None,)])
+
+    def _set_data(self, data: Any) -> None:
+        self.__dict__["_data"] = data
+        self.__dict__.setdefault("data_link", set())
+        self.__dict__.setdefault("timestamp_link", set())
+        if isinstance(data, TimeSeries):
+            data.data_link.add(self)
+
+    def _set_timestamps(self, timestamps: Any) -> None:
+        self.__dict__["_timestamps"] = timestamps
+        self.__dict__.setdefault("data_link", set())
+        self.__dict__.setdefault("timestamp_link", set())
+        if isinstance(timestamps, TimeSeries):
+            timestamps.timestamp_link.add(self)
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    def _check_timing(self, checker: Checker) -> None:
+        """Rules T-b .. T-i of the spec, in pynwb's order."""
+        w = self.where
+        has_ts = self._timestamps_given()
+        if has_ts:
+            if self.rate is not None:
+                checker.problem(f"{w}: specifying rate and timestamps is not supported; got both. "
+                                "Pass either timestamps or rate (with starting_time).")
+            if raw(self, "starting_time") is not None:
+                checker.problem(f"{w}: specifying starting_time and timestamps is not supported; got both. "
+                                "Pass either timestamps or starting_time + rate.")
+            self.timestamps_unit = "seconds"
+            self.interval = 1
+        elif self.rate is not None:
+            if self.rate < 0:
+                checker.problem(f"{w}: rate must not be a negative value; got {self.rate}. Pass the rate in Hz.")
+            elif self.rate == 0.0 and (length_of(self._data_for_length()) or 0) > 1:
+                warnings.warn(NWBRuleWarning(f"{w}: Timeseries has a rate of 0.0 Hz, but the length of the data "
+                                             "is greater than 1."), stacklevel=4)
+            if raw(self, "starting_time") is None:
+                self.starting_time = 0.0
+            self.starting_time_unit = "seconds"
+        else:
+            message = (f"{w}: either 'timestamps' or 'rate' must be specified; got neither. "
+                       "Pass timestamps=<seconds per frame> or rate=<Hz>.")
+            if checker.new:
+                raise ArgumentTypeError(message)
+            checker.problem(message)
+
+    def _timestamps_given(self) -> bool:
+        return self.__dict__.get("_timestamps") is not None
+
+    def _data_for_length(self) -> Any:
+        return unwrap(self._data_target())
+
+    def _check_lengths(self, checker: Checker) -> None:
+        """Rule T-j: data and timestamps have the same length when both are known without reading."""
+        if not self._timestamps_given():
+            return
+        n_data = length_of(self._data_for_length())
+        n_ts = length_of(unwrap(self.timestamps)) if self.timestamps is not None else None
+        if n_data is not None and n_ts is not None and n_data != n_ts:
+            checker.problem(
+                f"{self.where}: Length of data does not match length of timestamps; expected {n_data} "
+                f"timestamps, got {n_ts}. Your data may be transposed. Time should be on the 0th dimension."
+            )
+
+    # -- public fields ----------------------------------------------------------------------------
+
+    def _data_target(self) -> Any:
+        data = self.__dict__.get("_data")
+        while isinstance(data, TimeSeries):
+            data = data.__dict__.get("_data")
+        return data
+
+    @property
+    def data(self) -> Any:
+        """The data (for a data link, the linked series' data)."""
+        return self._data_target()
+
+    @property
+    def data_link_target(self) -> TimeSeries | None:
+        """The series whose ``data`` this series links to, or None."""
+        data = self.__dict__.get("_data")
+        return data if isinstance(data, TimeSeries) else None
+
+    @property
+    def timestamps(self) -> Any:
+        """Timestamps in seconds (for a timestamps link, the linked series' timestamps), or None."""
+        ts = self.__dict__.get("_timestamps")
+        if isinstance(ts, TimeSeries):
+            return ts.timestamps
+        return ts
+
+    @property
+    def timestamps_link_target(self) -> TimeSeries | None:
+        """The series whose ``timestamps`` this series links to, or None."""
+        ts = self.__dict__.get("_timestamps")
+        return ts if isinstance(ts, TimeSeries) else None
+
+    @property
+    def num_samples(self) -> int | None:
+        """Number of samples: ``len(data)``, else ``len(timestamps)``; None when neither is known."""
+        n = length_of(self._data_for_length())
+        if n is not None:
+            return n
+        warnings.warn(NWBRuleWarning(f"The length of the data attribute on this TimeSeries (named: {self.name}) "
+                                     "could not be determined"), stacklevel=2)
+        if self.timestamps is not None:
+            n = length_of(unwrap(self.timestamps))
+            if n is not None:
+                return n
+            if self.rate is None and raw(self, "starting_time") is None:
+                warnings.warn(NWBRuleWarning("The length of the timestamps attribute on this TimeSeries (named: "
+                                             f"{self.name}) could not be determined"), stacklevel=2)
+        return None
+
+    def get_timestamps(self) -> np.ndarray:
+        """Stored timestamps, or ``arange(len(data)) / rate + starting_time``."""
+        if self.timestamps is not None:
+            return np.asarray(unwrap(self.timestamps))
+        n = length_of(self._data_for_length())
+        if n is None:
+            raise SchemaError(f"{self.where}: Cannot generate timestamps because the number of samples in data "
+                              "could not be determined.")
+        return np.arange(n) / self.rate + self.starting_time
+
+    def get_starting_time(self) -> float | None:
+        """``starting_time``, else the first timestamp; None without samples."""
+        if self.starting_time is not None:
+            return self.starting_time
+        if self.timestamps is not None and (self.num_samples or 0) > 0:
+            return float(np.asarray(unwrap(self.timestamps)[0]))
+        return None
+
+    def get_duration(self) -> float | None:
+        """Time from the first to the last sample in seconds."""
+        n = self.num_samples
+        if not n:
+            return 0.0 if self.starting_time is not None else None
+        if n == 1:
+            return 0.0
+        if self.timestamps is not None:
+            ts = unwrap(self.timestamps)
+            return float(np.asarray(ts[n - 1]) - np.asarray(ts[0]))
+        return (n - 1) / self.rate
+
+    def get_data_in_units(self) -> np.ndarray:
+        """``data * conversion + offset`` as a numpy array (reads all of the data)."""
+        return np.asarray(unwrap(self.data)) * self.conversion + self.offset
+
+
+def _parse_data_or_link(where: str, data: Any, shapes: list[tuple[int | None, ...]] | None,
+                        fix: str = "") -> Any:
+    """Data may be array-like or a TimeSeries (a link); the shape of a link's data is checked."""
+    if isinstance(data, TimeSeries):
+        parse_array(where, "data", unwrap(data.data), shapes=shapes, fix=fix)
+        return data
+    return parse_array(where, "data", data, shapes=shapes, allow_none=False, fix=fix)

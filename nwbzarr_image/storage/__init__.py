@@ -1,0 +1,1 @@
+"""Zarr and fsspec: stores, reading metadata into nodes, writing nodes into arrays."""

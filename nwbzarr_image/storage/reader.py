@@ -1,0 +1,86 @@
+"""Read the metadata of a Zarr store into node descriptions; values stay in the store until used."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import zarr
+
+from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
+from nwbzarr_image.lazy import as_dask
+
+RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
+
+
+class ZarrStoredArray:
+    """A zarr array seen by the decoder: shape and dtype now, values on demand (see ``StoredArray``)."""
+
+    def __init__(self, array: Any, identity: str, squeeze: bool = False) -> None:
+        self.array = array
+        self.identity = identity
+        self.squeeze = squeeze
+        self.shape = () if squeeze else tuple(array.shape)
+        self.dtype = array.dtype
+        self.path = "/" + array.path
+
+    def load(self) -> Any:
+        value = self.array[...]
+        if self.squeeze:
+            value = value.reshape(-1)[0]
+        elif isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        return value
+
+    def lazy(self) -> Any:
+        return as_dask(self.array, self.identity)
+
+    def __repr__(self) -> str:
+        return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
+
+
+def open_root(store: Any, *, consolidated: bool | None = None) -> zarr.Group:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        return zarr.open_group(store, mode="r", use_consolidated=consolidated)
+
+
+def read_tree(root: zarr.Group, identity: str) -> GroupNode:
+    """The whole node tree, from the root's (consolidated) metadata: no chunk is read."""
+    tree = _group_node("", root)
+    nodes: dict[str, GroupNode] = {"": tree}
+    for path, member in sorted(root.members(max_depth=None), key=lambda item: item[0].count("/")):
+        parent_path, _, name = path.rpartition("/")
+        parent = nodes.get(parent_path)
+        if parent is None:
+            continue
+        if isinstance(member, zarr.Group):
+            node = _group_node(name, member)
+            nodes[path] = node
+            parent.children[name] = node
+        else:
+            parent.children[name] = _array_node(name, member, f"{identity}/{path}")
+    return tree
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    return dict(node.attrs.asdict()) if hasattr(node.attrs, "asdict") else dict(node.attrs)
+
+
+def _group_node(name: str, group: zarr.Group) -> GroupNode:
+    attrs = _attrs(group)
+    raw_links = attrs.get("_LINKS", attrs.get("zarr_link", [])) or []
+    links = [Link(str(item.get("name")), str(item.get("path", "")), str(item.get("source", ".")))
+             for item in raw_links if isinstance(item, dict)]
+    return GroupNode(name, {k: v for k, v in attrs.items() if k not in RESERVED}, links)
+
+
+def _array_node(name: str, array: Any, identity: str) -> ArrayNode:
+    attrs = _attrs(array)
+    dtype = attrs.get("_DTYPE", attrs.get("zarr_dtype", ""))
+    squeeze = dtype == "scalar" and tuple(array.shape) == (1,)
+    if not isinstance(dtype, str):
+        dtype = "compound"
+    return ArrayNode(name, ZarrStoredArray(array, identity, squeeze), dtype,
+                     {k: v for k, v in attrs.items() if k not in RESERVED})
