@@ -371,7 +371,28 @@ def recommend(imaging: list[Result], video: list[Result]) -> list[str]:
             f"read {on_video.read_mbps:.0f} MB/s ({on_video.read_mbps / video_default.read_mbps:.2f}x default)"
         ),
         f"RECOMMENDED: {choice.candidate.expression()}",
+        *per_dtype_shuffle(choice.candidate, video),
     ]
+
+
+def per_dtype_shuffle(choice: Candidate, video: list[Result]) -> list[str]:
+    """Byte shuffle does nothing on 1-byte pixels: pick the shuffle for uint8 video at the same level,
+    and check that the library's default (nwbzarr_image.storage.defaults.frame_compressor) matches."""
+    from nwbzarr_image.storage.defaults import frame_compressor
+
+    same = [r for r in video if (r.candidate.kind, r.candidate.cname, r.candidate.level)
+            == (choice.kind, choice.cname, choice.level)]
+    best = max(same, key=lambda r: r.write_mbps)
+    lines = [f"RECOMMENDED for 1-byte pixels: {best.candidate.expression()} "
+             f"(video ratio {best.ratio:.3f}, write {best.write_mbps:.0f} MB/s)"]
+    expected = {"uint16": choice, "uint8": best.candidate}
+    for dtype, candidate in expected.items():
+        codec = frame_compressor(np.dtype(dtype))
+        ok = (str(codec.cname), codec.clevel, str(codec.shuffle)) == (
+            candidate.cname, candidate.level, candidate.shuffle)
+        lines.append(f"library default for {dtype}: {codec.to_dict()['configuration']} -> "
+                     f"{'matches' if ok else 'DIFFERS FROM'} the measurement")
+    return lines
 
 
 def header_lines(argv: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import zarr
+from zarr.abc.store import Store
 
 from nwbzarr_image.errors import (
     ArgumentTypeError,
@@ -72,13 +73,13 @@ def write(nwbfile: NWBFile, url: str, storage_options: dict[str, Any] | None = N
         raise
 
 
-def read(url: str, storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> NWBFile:
+def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> NWBFile:
     """Open the NWB file at ``url`` read-only; frame data stays in the store until computed.
 
     Parameters
     ----------
-    url : str
-        A local path or any fsspec URL (``https://``, ``s3://``, ``memory://``, ...).
+    url : str or zarr.abc.store.Store
+        A local path, any fsspec URL (``https://``, ``s3://``, ``memory://``, ...) or a zarr store.
     storage_options : dict, optional
         Options for the fsspec file system.
     strict : bool
@@ -89,18 +90,24 @@ def read(url: str, storage_options: dict[str, Any] | None = None, *, strict: boo
     NWBFile
         Series ``data`` and ``timestamps`` are dask arrays chunked like the store.
     """
+    if isinstance(url, Store):
+        return _read(None, strict=strict, read_only=True, store=url)
     location = stores.locate(url, storage_options)
     return _read(location, strict=strict, read_only=True)
 
 
-def _read(location: stores.Location, *, strict: bool, read_only: bool) -> NWBFile:
-    store = stores.open_store(location, read_only=read_only)
+def _read(location: stores.Location | None, *, strict: bool, read_only: bool, store: Store | None = None
+          ) -> NWBFile:
+    if store is None:
+        assert location is not None
+        store = stores.open_store(location, read_only=read_only)
+    name = location.url if location is not None else repr(store)
     try:
         root = open_root(store)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
-        raise StoreNotFoundError(f"read: no Zarr group at {location.url}; expected the root of an NWB Zarr "
+        raise StoreNotFoundError(f"read: no Zarr group at {name}; expected the root of an NWB Zarr "
                                  "file. Check the path.") from err
-    tree = read_tree(root, location.url)
+    tree = read_tree(root, name)
     nwbfile = decode_file(tree, strict=strict)
     nwbfile.__dict__["_binding"] = (location, store)
     return nwbfile

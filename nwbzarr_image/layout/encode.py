@@ -26,7 +26,7 @@ from nwbzarr_image.model import (
 )
 from nwbzarr_image.model.core import Container, raw
 from nwbzarr_image.model.dataio import ZarrDataIO, unwrap
-from nwbzarr_image.model.parse import Deferred, shape_of
+from nwbzarr_image.model.parse import shape_of
 
 
 def encode_file(nwbfile: NWBFile) -> GroupNode:
@@ -207,7 +207,7 @@ class _Encoder:
         self.series_data(ts, node)
         self.series_time(ts, node)
         if raw(ts, "control") is not None:
-            node.add(ArrayNode("control", as_unsigned(ts.where, "control", as_array(raw(ts, "control")), np.uint8),
+            node.add(ArrayNode("control", as_unsigned(ts.where, "control", as_array(ts.control), np.uint8),
                                "", {"_ARRAY_DIMENSIONS": ["num_times"]}, role="series"))
         if raw(ts, "control_description") is not None:
             node.add(text_array("control_description", ts.control_description, ["num_control_values"]))
@@ -217,7 +217,7 @@ class _Encoder:
             if raw(ts, "distance") is not None:
                 node.add(scalar("distance", float(ts.distance), "float64"))
             if raw(ts, "field_of_view") is not None:
-                fov = as_float64(as_array(raw(ts, "field_of_view")))
+                fov = as_float64(as_array(ts.field_of_view))
                 dims = ["width, height"] if shape_of(fov) == (2,) else ["width, height, depth"]
                 node.add(ArrayNode("field_of_view", fov, "", {"_ARRAY_DIMENSIONS": dims}))
             if raw(ts, "orientation") is not None:
@@ -268,7 +268,7 @@ class _Encoder:
 
     def image_series_fields(self, ts: ImageSeries, node: GroupNode) -> None:
         if raw(ts, "dimension") is not None:
-            node.add(ArrayNode("dimension", as_array(raw(ts, "dimension")), "", {"_ARRAY_DIMENSIONS": ["rank"]}))
+            node.add(ArrayNode("dimension", as_array(ts.dimension), "", {"_ARRAY_DIMENSIONS": ["rank"]}))
         if raw(ts, "external_file") is not None:
             attrs: dict[str, Any] = {"_ARRAY_DIMENSIONS": ["num_files"]}
             if raw(ts, "starting_frame") is not None:
@@ -297,7 +297,7 @@ class _Encoder:
             attrs["description"] = image.description
         if image.resolution is not None:
             attrs["resolution"] = image.resolution
-        data = as_array(raw(image, "data"))
+        data = as_array(image.data)
         return ArrayNode(image.name, data, dtype_name(data), attrs, role="small")
 
     def extras(self, obj: Container, node: GroupNode) -> GroupNode:
@@ -331,8 +331,10 @@ def _is_stored(obj: Any) -> bool:
 def _keep(obj: Any, node: GroupNode | ArrayNode) -> GroupNode | ArrayNode:
     """Mark the node of an object that already is in the store, so that appending skips it."""
     node.existing = _is_stored(obj)
-    if isinstance(node, ArrayNode) and isinstance(node.value, Deferred):
-        node.existing = True
+    if node.existing and isinstance(node, GroupNode):
+        for child in node.children.values():
+            if isinstance(child, ArrayNode):
+                child.existing = True
     return node
 
 

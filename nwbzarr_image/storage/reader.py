@@ -26,6 +26,10 @@ class ZarrStoredArray:
         self.path = "/" + array.path
 
     def load(self) -> Any:
+        if self.array.ndim == 0:
+            known = metadata_value(self.array)
+            if known is not None:
+                return known
         value = self.array[...]
         if self.squeeze:
             value = value.reshape(-1)[0]
@@ -40,10 +44,33 @@ class ZarrStoredArray:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
 
 
+def metadata_value(array: Any) -> Any:
+    """The value of a 0-d array when its metadata holds it, else None (no request either way).
+
+    Our writer stores each scalar as the array's fill value and zarr then writes no chunk. A fill value
+    other than the data type's default can only be such a value: foreign writers (hdmf-zarr) leave the
+    default fill and write a chunk, which is then read.
+    """
+    meta = array.metadata
+    if getattr(meta, "zarr_format", 2) != 3:
+        return None
+    fill = meta.fill_value
+    try:
+        if fill == meta.data_type.default_scalar():
+            return None
+    except (TypeError, ValueError):
+        return None
+    return fill.item() if hasattr(fill, "item") else fill
+
+
 def open_root(store: Any, *, consolidated: bool | None = None) -> zarr.Group:
+    """Open the root group: Zarr format 3 first (one request for a consolidated file), then format 2."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        return zarr.open_group(store, mode="r", use_consolidated=consolidated)
+        try:
+            return zarr.open_group(store, mode="r", use_consolidated=consolidated, zarr_format=3)
+        except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
+            return zarr.open_group(store, mode="r", use_consolidated=consolidated, zarr_format=2)
 
 
 def read_tree(root: zarr.Group, identity: str) -> GroupNode:
