@@ -31,6 +31,7 @@ from nwbzarr_image.model import (
     ProcessingModule,
     RGBAImage,
     RGBImage,
+    Subject,
     TimeSeries,
     ZarrDataIO,
 )
@@ -42,5 +43,6 @@ __all__ = [
     "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
     "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "TimeSeries", "ZarrDataIO", "__version__", "open", "read", "write",
+    "StoreExistsError", "StoreNotFoundError", "Subject", "TimeSeries", "ZarrDataIO", "__version__", "open", "read",
+    "write",
 ]

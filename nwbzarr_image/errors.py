@@ -17,7 +17,9 @@ class SchemaError(NWBZarrImageError, ValueError):
 
 
 class ArgumentTypeError(NWBZarrImageError, TypeError):
-    """An argument has the wrong type, or an argument is missing or unknown."""
+    """An argument has the wrong type or a required value is None.
+
+    A missing or unknown argument is Python's own TypeError, raised by the explicit signatures."""
 
 
 class LayoutError(NWBZarrImageError, ValueError):

@@ -27,7 +27,9 @@ def movie(shape: tuple[int, ...], dtype: Any, seed: int = 0) -> np.ndarray:
 def full_file() -> nzi.NWBFile:
     """One file holding every type and every optional field."""
     nwb = nzi.NWBFile("every image type", "full-1", START, file_create_date=[START, datetime(2025, 5, 6, tzinfo=UTC)],
-                      timestamps_reference_time=datetime(2024, 1, 2, 3, 0, 0, tzinfo=UTC))
+                      timestamps_reference_time=datetime(2024, 1, 2, 3, 0, 0, tzinfo=UTC),
+                      subject=nzi.Subject(age="P30D", species="Mus musculus", subject_id="m1", sex="M",
+                                          date_of_birth=datetime(2023, 12, 1, tzinfo=UTC)))
     cam = nwb.create_device("cam", description="behaviour camera", serial_number="SN-1")
     vid = nzi.ImageSeries("vid", movie((6, 5, 4), np.uint8), "n.a.", rate=30.0, starting_time=2.5, device=cam,
                           control=np.array([0, 1, 0, 1, 2, 2], np.uint8), control_description=["off", "on", "dim"],

@@ -83,10 +83,11 @@ def _add_foreign_nodes(path: str) -> None:
         "neurodata_type": "FancySeries", "namespace": "ndx-fancy", "object_id": "f-1", "gain": 3.5,
         "_LINKS": [{"source": ".", "path": "/general/devices/cam", "name": "device"}]})
     fancy.create_array("values", data=np.arange(6, dtype=np.int16), attributes={"_DTYPE": "int16", "unit": "V"})
-    subject = root["general"].create_group("subject", attributes={
-        "neurodata_type": "Subject", "namespace": "core", "object_id": "s-1"})
-    subject.create_array("species", shape=(), dtype=str, fill_value="Mus musculus",
-                         attributes={"_DTYPE": "str"})
+    subject = root["general/subject"]
+    subject.create_array("favourite_food", shape=(), dtype=str, fill_value="cheese", attributes={"_DTYPE": "str"})
+    lab = root["general"].create_group("lab_meta", attributes={
+        "neurodata_type": "LabMetaData", "namespace": "ndx-lab", "object_id": "l-1"})
+    lab.create_array("rig", shape=(), dtype=str, fill_value="rig 3", attributes={"_DTYPE": "str"})
     root["acquisition/vid"].create_group("sync", attributes={"note": "lab sync"})
     root["acquisition/vid"].attrs["lab_note"] = "kept"
     intervals = root.create_group("intervals")
@@ -101,8 +102,10 @@ def _check_foreign_nodes(nwb: nzi.NWBFile) -> None:
     assert fancy.attrs["neurodata_type"] == "FancySeries" and fancy.attrs["gain"] == 3.5
     assert fancy.links == {"device": "/general/devices/cam"}
     np.testing.assert_array_equal(fancy.children["values"].data.load(), np.arange(6))
-    assert nwb.extra_nodes["/general/subject"].attrs["neurodata_type"] == "Subject"
-    assert nwb.extra_nodes["/general/subject"].children["species"].data.load() == "Mus musculus"
+    assert (nwb.subject.species, nwb.subject.subject_id) == ("Mus musculus", "m1")
+    assert nwb.subject.__dict__["extra_children"]["favourite_food"].data.load() == "cheese"
+    assert nwb.extra_nodes["/general/lab_meta"].attrs["neurodata_type"] == "LabMetaData"
+    assert nwb.extra_nodes["/general/lab_meta"].children["rig"].data.load() == "rig 3"
     assert nwb.extra_nodes["/intervals"].children["trials"].attrs["description"] == "trials"
     vid = nwb.acquisition["vid"]
     assert vid.extra_attrs == {"lab_note": "kept"}

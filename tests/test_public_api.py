@@ -13,7 +13,8 @@ PUBLIC = {
     "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
     "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "TimeSeries", "ZarrDataIO", "__version__", "open", "read", "write",
+    "StoreExistsError", "StoreNotFoundError", "Subject", "TimeSeries", "ZarrDataIO", "__version__", "open", "read",
+    "write",
 }
 
 

@@ -18,6 +18,10 @@ def test_full_file_round_trip(url: str) -> None:
     assert back.timestamps_reference_time == nwb.timestamps_reference_time
     assert back.file_create_date == nwb.file_create_date
     assert back.object_id == nwb.object_id
+    subject = back.subject
+    assert (subject.age, subject.age__reference, subject.species, subject.subject_id, subject.sex) == (
+        "P30D", "birth", "Mus musculus", "m1", "M")
+    assert subject.date_of_birth == nwb.subject.date_of_birth and subject.object_id == nwb.subject.object_id
     for attr in ("acquisition", "stimulus"):
         ours, theirs = getattr(nwb, attr), getattr(back, attr)
         assert sorted(ours) == sorted(theirs)

@@ -28,6 +28,7 @@ from nwbzarr_image.model import (
     ProcessingModule,
     RGBAImage,
     RGBImage,
+    Subject,
     TimeSeries,
 )
 from nwbzarr_image.model.core import Checker, Container
@@ -43,6 +44,8 @@ IMAGE_TYPES: dict[str, type[Image]] = {
 TYPE_ATTRS = {"namespace", "neurodata_type", "object_id"}
 SERIES_MEMBERS = {"data", "timestamps", "starting_time", "control", "control_description", "dimension",
                   "external_file", "format", "num_samples", "distance", "field_of_view", "orientation"}
+SUBJECT_FIELDS = ("age", "description", "genotype", "sex", "species", "subject_id", "weight", "strain",
+                  "date_of_birth")
 LINK_FIELDS = ("device", "masked_imageseries", "indexed_images", "indexed_timeseries")
 
 
@@ -133,6 +136,7 @@ class _Decoder:
                 obj = self.object(child, join(path, name))
                 getattr(f, attr)[name] = obj
                 obj.parent = f
+        self.subject(f, root)
         self.keep_unknown(f, root)
         self.resolve_links()
         for obj, path in self.to_check:
@@ -147,16 +151,33 @@ class _Decoder:
         return node if isinstance(node, GroupNode) else None
 
     def keep_unknown(self, f: NWBFile, root: GroupNode) -> None:
-        """Nodes below the fixed groups that are not collections (general/subject, intervals, ...)."""
-        known = {p.strip("/") for p in FIXED_GROUPS} | set(ROOT_DATASETS)
-        for path, node in root.walk():
-            rel = path.strip("/")
-            if path == "/" or rel in known or not any(rel == f"{p}/{n}" or (p == "" and rel == n)
-                                                     for p, n in [_split(rel)] if p in known | {""}):
+        """Children of the root, /general and /stimulus that are neither fixed groups nor collections
+        (/general/subject of another form, /intervals, /units, /specifications, ...): kept as generic nodes."""
+        fixed = {p.strip("/") for p in FIXED_GROUPS} | set(ROOT_DATASETS)
+        for parent in ("", "general", "stimulus"):
+            group = root if parent == "" else self.group_at(root, parent)
+            for name, child in (group.children.items() if group is not None else ()):
+                rel = f"{parent}/{name}".strip("/")
+                if rel in fixed or (rel == "general/subject" and f.subject is not None):
+                    continue
+                f.extra_nodes["/" + rel] = self.generic(child, "/" + rel)
+
+    def subject(self, f: NWBFile, root: GroupNode) -> None:
+        node = self.group_at(root, "/general/subject")
+        if node is None or node.attrs.get("neurodata_type") != "Subject":
+            return
+        subject = Subject._blank("subject", node.attrs.get("object_id"))
+        subject.extra_attrs = _extra(node.attrs, set())
+        for name, child in node.children.items():
+            if not isinstance(child, ArrayNode) or name not in SUBJECT_FIELDS:
                 continue
-            if any(rel.startswith(c.strip("/") + "/") for c in COLLECTIONS.values()):
-                continue
-            f.extra_nodes[path] = self.generic(node, path)
+            subject.__dict__["_field_" + name] = deferred(child, to_datetime if name == "date_of_birth" else to_text)
+            if name == "age":
+                subject.age__reference = str(child.attrs.get("reference", "birth"))
+        self.keep_children(subject, node, "/general/subject", set(SUBJECT_FIELDS))
+        subject.__dict__["_stored_path"] = "/general/subject"
+        subject.parent = f
+        f.subject = subject
 
     # -- objects --------------------------------------------------------------------------------
 
@@ -335,6 +356,9 @@ class _Decoder:
                 continue
             if name == "data":
                 obj._set_data(target)
+                for attr in ("unit", "conversion", "offset", "resolution"):
+                    if obj.__dict__.get("_field_" + attr) is None:  # a link carries its target's attributes
+                        obj.__dict__["_field_" + attr] = target.__dict__.get("_field_" + attr)
             elif name == "timestamps":
                 obj._set_timestamps(target)
             else:

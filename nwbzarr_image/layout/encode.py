@@ -22,6 +22,7 @@ from nwbzarr_image.model import (
     NWBFile,
     OpticalSeries,
     ProcessingModule,
+    Subject,
     TimeSeries,
 )
 from nwbzarr_image.model.core import Container, raw
@@ -160,10 +161,21 @@ class _Encoder:
             for part in parts[:-1]:
                 parent = parent.group(part)
             parent.add(self.encode(node))
-        for name in ("acquisition", "analysis", "processing"):
+        for name in ("acquisition", "analysis", "processing", "general"):
             root.group(name)
-        root.group("general").group("devices")
+        if f.subject is not None:
+            root.group("general").add(_keep(f.subject, self.subject(f.subject)))
         return root
+
+    def subject(self, subject: Subject) -> GroupNode:
+        node = GroupNode("subject", typed_attrs(subject))
+        for name in ("age", "description", "genotype", "sex", "species", "subject_id", "weight", "strain"):
+            if getattr(subject, name) is not None:
+                attrs = {"reference": subject.age__reference} if name == "age" else {}
+                node.add(scalar(name, getattr(subject, name), "str", attrs))
+        if subject.date_of_birth is not None:
+            node.add(scalar("date_of_birth", iso(subject.date_of_birth), "str"))
+        return self.extras(subject, node)
 
     def encode(self, obj: Any) -> GroupNode | ArrayNode:
         if isinstance(obj, (GenericGroup, GenericDataset)):
@@ -257,6 +269,9 @@ class _Encoder:
             owner = link
             while owner.timestamps_link_target is not None:
                 owner = owner.timestamps_link_target
+            if owner.timestamps is None:
+                raise LayoutError(f"{ts.where}: 'timestamps' links to {owner.where}, which is timed by rate and "
+                                  "has no timestamps to link to; pass timestamps=<array> or rate= instead.")
             node.links.append(Link("timestamps", self.path_of(ts, "timestamps", owner) + "/timestamps"))
         elif ts.__dict__.get("_timestamps") is not None:
             node.add(ArrayNode("timestamps", as_float64(ts.__dict__["_timestamps"]), "float64",

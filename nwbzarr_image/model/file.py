@@ -11,6 +11,7 @@ from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, NWBRuleWa
 from nwbzarr_image.model.core import Container, field
 from nwbzarr_image.model.device import Device
 from nwbzarr_image.model.parse import parse_str
+from nwbzarr_image.model.subject import Subject
 
 T = TypeVar("T")
 
@@ -119,6 +120,8 @@ class NWBFile(Container):
         Time zero of all timestamps; default ``session_start_time``.
     acquisition, stimulus, stimulus_template, devices, processing : iterable, optional
         Objects to add to each collection.
+    subject : Subject, optional
+        The subject of the session (``/general/subject``).
     """
 
     neurodata_type = "NWBFile"
@@ -127,6 +130,7 @@ class NWBFile(Container):
     session_start_time = field()
     timestamps_reference_time = field()
     file_create_date = field()
+    subject = field()
 
     def __init__(
         self,
@@ -141,6 +145,7 @@ class NWBFile(Container):
         stimulus_template: Iterable[Any] | None = None,
         devices: Iterable[Device] | None = None,
         processing: Iterable[ProcessingModule] | None = None,
+        subject: Subject | None = None,
     ) -> None:
         self._init_container("root")
         self._init_collections()
@@ -165,6 +170,9 @@ class NWBFile(Container):
             self.add_device(device)
         for module in processing or ():
             self.add_processing_module(module)
+        if subject is not None and not isinstance(subject, Subject):
+            raise ArgumentTypeError(f"NWBFile: 'subject' must be a Subject; got {type(subject).__name__}.")
+        self.subject = subject
         self._seal()
 
     def _init_collections(self) -> None:

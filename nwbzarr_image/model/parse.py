@@ -52,11 +52,12 @@ def parse_name(where: str, name: Any) -> str:
         raise SchemaError(
             f"{where}: name {name!r} cannot start with '__' (reserved by Zarr); got {name!r}. Rename the object."
         )
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES or any(ord(c) < 32 for c in name):
-        raise SchemaError(
-            f"{where}: name must be at most {MAX_NAME_BYTES} bytes of printable text; "
-            f"got {len(name.encode('utf-8'))} bytes. Use a shorter name."
-        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise SchemaError(f"{where}: name must be printable text; got {name!r}, which holds control characters. "
+                          "Remove them.")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise SchemaError(f"{where}: name must be at most {MAX_NAME_BYTES} bytes; got "
+                          f"{len(name.encode('utf-8'))} bytes. Use a shorter name.")
     return name
 
 

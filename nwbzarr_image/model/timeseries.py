@@ -267,7 +267,7 @@ class TimeSeries(Container):
             return 0.0
         if self.timestamps is not None:
             ts = unwrap(self.timestamps)
-            return float(np.asarray(ts[n - 1]) - np.asarray(ts[0]))
+            return float(np.asarray(ts[-1]) - np.asarray(ts[0]))
         return (n - 1) / self.rate
 
     def get_data_in_units(self) -> np.ndarray:

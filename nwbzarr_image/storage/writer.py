@@ -13,6 +13,8 @@ from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.model.dataio import ZarrDataIO
 from nwbzarr_image.storage import defaults
 
+NUMERIC_DTYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64",
+                  "bool"}
 TEXT_DTYPES = {"str", "text", "utf", "utf8", "ascii", "bytes", "isodatetime", "object_reference"}
 
 
@@ -61,6 +63,9 @@ def write_array(group: zarr.Group, node: ArrayNode) -> zarr.Array:
     attrs = {"_DTYPE": node.dtype or np.dtype(value.dtype).name, **node.attrs}
     if node.role == "scalar" or shape == ():
         item = value[()] if isinstance(value, np.ndarray) else np.asarray(value)[()]
+        if not is_text and node.dtype in NUMERIC_DTYPES:
+            dtype = np.dtype(node.dtype)  # e.g. num_samples is uint32, whatever Python int it came from
+            item = dtype.type(item)
         fill = str(item) if is_text else item
         # The value is also the fill value: the array needs no chunk, and a reader gets it from metadata.
         return group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs,
