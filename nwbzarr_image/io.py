@@ -13,29 +13,33 @@ from nwbzarr_image.errors import (
     ArgumentTypeError,
     LayoutError,
     ReadOnlyError,
+    SchemaError,
     StoreExistsError,
     StoreNotFoundError,
 )
-from nwbzarr_image.layout import decode_file, encode_file
-from nwbzarr_image.model import NWBFile
+from nwbzarr_image.layout import GroupNode, decode_file, encode_file
+from nwbzarr_image.model import NWBFile, TimeSeries
 from nwbzarr_image.storage import stores
+from nwbzarr_image.storage.append import Appender
 from nwbzarr_image.storage.reader import open_root, read_tree
+from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes
 from nwbzarr_image.storage.writer import group_attrs, write_tree
 
 WriteMode = Literal["w", "w-"]
 OpenMode = Literal["r", "r+", "a"]
 
 
-def write(nwbfile: NWBFile, url: str, storage_options: dict[str, Any] | None = None,
+def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | None = None,
           mode: WriteMode = "w-") -> None:
     """Write ``nwbfile`` as an NWB Zarr (format 3) file at ``url``.
 
     Parameters
     ----------
     nwbfile : NWBFile
-        The file to write; arrays, dask arrays and lazily read series are all accepted as data.
-    url : str
-        A local path or any fsspec URL (``s3://``, ``memory://``, ...).
+        The file to write. Data may be numpy, dask or zarr arrays, lazily read series, or data-chunk
+        iterators (streamed with bounded memory).
+    url : str or zarr.abc.store.Store
+        A local path, any fsspec URL (``s3://``, ``memory://``, ...) or an empty zarr store.
     storage_options : dict, optional
         Options for the fsspec file system (credentials, endpoint, ...).
     mode : {'w-', 'w'}
@@ -43,8 +47,10 @@ def write(nwbfile: NWBFile, url: str, storage_options: dict[str, Any] | None = N
 
     Notes
     -----
-    The file is written next to the target under a hidden name and moved into place at the end,
-    so a write that fails half way leaves nothing at ``url``.
+    Everything but iterator data is written next to the target under a hidden name and moved into place,
+    so a write that fails leaves nothing at ``url`` (with ``mode='w'``, the old file is put back).
+    Iterator data is then streamed into place: after each flushed batch the stored shape covers exactly
+    the frames written, so a killed writer leaves a readable file that ``append`` can resume.
     """
     if not isinstance(nwbfile, NWBFile):
         raise ArgumentTypeError(f"write: expected an NWBFile; got {type(nwbfile).__name__}.")
@@ -52,6 +58,9 @@ def write(nwbfile: NWBFile, url: str, storage_options: dict[str, Any] | None = N
         raise ArgumentTypeError(f"write: mode must be 'w-' (refuse an existing file) or 'w' (replace it); got "
                                 f"{mode!r}. Use open(url, 'a') to add to an existing file.")
     tree = encode_file(nwbfile)  # layout errors surface before anything is written
+    if isinstance(url, Store):
+        _write_store(url, tree)
+        return
     location = stores.locate(url, storage_options)
     if location.read_only_protocol:
         stores.open_store(location, read_only=False)  # raises ReadOnlyError
@@ -61,16 +70,58 @@ def write(nwbfile: NWBFile, url: str, storage_options: dict[str, Any] | None = N
     temp = location.sibling("partial")
     try:
         store = stores.open_store(location, read_only=False, path=temp)
-        root = zarr.open_group(store, mode="w", zarr_format=3, attributes=group_attrs(tree))
-        write_tree(root, tree)
-        _consolidate(store)
+        jobs = _write_skeleton(store, tree)
         store.close()
-        if location.exists():
-            stores.remove(location, location.path)
-        stores.move(location, temp, location.path)
+        backup = stores.replace(location, temp)
     except BaseException:
         stores.remove(location, temp)
         raise
+    try:
+        if jobs:
+            _stream(stores.open_store(location, read_only=False), jobs)
+    except BaseException:
+        stores.remove(location, location.path)
+        if backup is not None:
+            stores.move(location, backup, location.path)
+        raise
+    if backup is not None:
+        stores.remove(location, backup)
+
+
+def _write_store(store: Store, tree: GroupNode) -> None:
+    jobs = _write_skeleton(store, tree)
+    _stream(store, jobs)
+
+
+def _write_skeleton(store: Store, tree: GroupNode) -> list[StreamJob]:
+    """Every group and array, all values but those of iterators; consolidated with 0-length streams."""
+    root = zarr.open_group(store, mode="w-", zarr_format=3, attributes=group_attrs(tree))
+    jobs = write_tree(root, tree)
+    _consolidate(store)
+    _commit_empty(store, jobs)
+    return jobs
+
+
+def _commit_empty(store: Store, jobs: list[StreamJob]) -> None:
+    """Streamed arrays are created with their capacity; readers see them empty until frames are written."""
+    if jobs:
+        commit_shapes(store, {job.path: (0, *zarr.open_array(store, path=job.path, mode="r").shape[1:])
+                              for job in jobs})
+
+
+def _stream(store: Store, jobs: list[StreamJob]) -> None:
+    """Fill the streamed arrays, then trim them to what was written and consolidate."""
+    for job in jobs:
+        array = zarr.open_array(store, path=job.path, mode="r+")
+        rest = tuple(array.shape[1:])
+        job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: commit_shapes(store, {p: (end, *r)})
+                                  ).run()
+        if array.shape[0] != job.written:
+            array.resize((job.written, *rest))
+        if job.known_length is not None and job.written != job.known_length:
+            raise SchemaError(f"{job.path}: the iterator gave {job.written} elements along the first axis; "
+                              f"expected {job.known_length} from its maxshape. Fix maxshape or the source.")
+    _consolidate(store)
 
 
 def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> NWBFile:
@@ -120,6 +171,10 @@ class BoundFile:
         self.location = location
         self.mode = mode
         self.nwbfile = _read(location, strict=strict, read_only=mode == "r")
+        if mode != "r":
+            appender = Appender(stores.open_store(location, read_only=False), location.url)
+            for obj in _all_series(self.nwbfile):
+                obj.__dict__["_appender"] = appender
 
     def __enter__(self) -> NWBFile:
         return self.nwbfile
@@ -136,8 +191,17 @@ class BoundFile:
         tree = encode_file(self.nwbfile)
         store = stores.open_store(self.location, read_only=False)
         root = zarr.open_group(store, mode="r+", use_consolidated=False)
-        write_tree(root, tree, skip_existing=True)
+        created: list[str] = []
+        jobs = write_tree(root, tree, skip_existing=True, created=created)
+        if not created:
+            return  # nothing new: the file stays byte for byte as it was (appends commit their own shapes)
         _consolidate(store)
+        _commit_empty(store, jobs)
+        _stream(store, jobs)
+
+
+def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
+    return [obj for obj in nwbfile.objects() if isinstance(obj, TimeSeries)]
 
 
 def open(url: str, mode: OpenMode = "r", storage_options: dict[str, Any] | None = None,  # noqa: A001

@@ -71,7 +71,7 @@ def as_unsigned(where: str, arg: str, value: Any, minimum: type) -> Any:
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
     dtype = getattr(data, "dtype", None)
-    if dtype is None or np.dtype(dtype).kind != "i":
+    if dtype is None or np.dtype(dtype).kind != "i" or not hasattr(data, "astype"):
         return value
     if isinstance(data, np.ndarray) and data.size and data.min() < 0:
         raise SchemaError(f"{where}: '{arg}' must hold non-negative integers (stored as unsigned); got minimum "
@@ -88,7 +88,7 @@ def as_float64(value: Any) -> Any:
     data = unwrap(value)
     if isinstance(data, (list, tuple)):
         converted = np.asarray(data, dtype=np.float64)
-    elif getattr(data, "dtype", None) is not None and np.dtype(data.dtype) != np.float64:
+    elif hasattr(data, "astype") and np.dtype(data.dtype) != np.float64:
         converted = data.astype(np.float64)
     else:
         return value
@@ -148,10 +148,13 @@ class _Encoder:
         root.add(_keep(f, text_array("file_create_date", [iso(d) for d in f.file_create_date],
                                      ["num_modifications"])))
         for attr, path in COLLECTIONS.items():
+            objects = list(getattr(f, attr).values())
+            if not objects:
+                continue
             group = root
             for part in path.strip("/").split("/"):
                 group = group.group(part)
-            for obj in getattr(f, attr).values():
+            for obj in objects:
                 group.add(self.encode(obj))
         for group_path in ("stimulus/presentation", "stimulus/templates"):
             root.group("stimulus").group(group_path.split("/")[1])

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, SchemaError
+from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, ReadOnlyError, SchemaError
 from nwbzarr_image.model.core import Checker, Container, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.parse import length_of, parse_array, parse_float, parse_str
@@ -269,6 +269,29 @@ class TimeSeries(Container):
             ts = unwrap(self.timestamps)
             return float(np.asarray(ts[-1]) - np.asarray(ts[0]))
         return (n - 1) / self.rate
+
+    def append(self, data: Any, timestamps: Any = None) -> None:
+        """Append frames (and their timestamps) to this series, in the file it was opened from.
+
+        Parameters
+        ----------
+        data : array-like or data-chunk iterator
+            New samples along the first axis (one frame may omit it); same frame shape and dtype kind.
+        timestamps : array-like, optional
+            One time in seconds per new sample; required when the series has timestamps, refused when it
+            is timed by ``rate``.
+
+        Notes
+        -----
+        Only for series of a file opened with ``nzi.open(url, "a")``. Frames are written before the shape
+        that readers see is advanced, so an interrupted append leaves the series as it was.
+        """
+        appender = self.__dict__.get("_appender")
+        if appender is None:
+            raise ReadOnlyError(f"{self.where}: append needs the file opened for writing; got a series that is not "
+                                "bound to one. Use: with nzi.open(url, 'a') as nwb: "
+                                f"nwb.acquisition[{self.name!r}].append(frames).")
+        appender.append(self, data, timestamps)
 
     def get_data_in_units(self) -> np.ndarray:
         """``data * conversion + offset`` as a numpy array (reads all of the data)."""

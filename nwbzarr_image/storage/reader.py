@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import zarr
@@ -63,14 +63,14 @@ def metadata_value(array: Any) -> Any:
     return fill.item() if hasattr(fill, "item") else fill
 
 
-def open_root(store: Any, *, consolidated: bool | None = None) -> zarr.Group:
+def open_root(store: Any, *, consolidated: bool | None = None, mode: Literal["r", "r+"] = "r") -> zarr.Group:
     """Open the root group: Zarr format 3 first (one request for a consolidated file), then format 2."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
         try:
-            return zarr.open_group(store, mode="r", use_consolidated=consolidated, zarr_format=3)
+            return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
         except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
-            return zarr.open_group(store, mode="r", use_consolidated=consolidated, zarr_format=2)
+            return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=2)
 
 
 def read_tree(root: zarr.Group, identity: str) -> GroupNode:

@@ -8,29 +8,41 @@ import dask.array as da
 import numpy as np
 import zarr
 
-from nwbzarr_image.errors import ArgumentTypeError, LayoutError
+from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.model.dataio import ZarrDataIO
 from nwbzarr_image.storage import defaults
+from nwbzarr_image.storage.defaults import frame_chunks
+from nwbzarr_image.storage.stream import StreamJob, initial_shape, is_iterator
 
 NUMERIC_DTYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64",
                   "bool"}
 TEXT_DTYPES = {"str", "text", "utf", "utf8", "ascii", "bytes", "isodatetime", "object_reference"}
 
 
-def write_tree(group: zarr.Group, node: GroupNode, *, skip_existing: bool = False) -> None:
-    """Write ``node``'s attributes, links and children into ``group`` (which already exists)."""
+def write_tree(group: zarr.Group, node: GroupNode, *, skip_existing: bool = False,
+               created: list[str] | None = None) -> list[StreamJob]:
+    """Write ``node``'s attributes, links and children into ``group`` (which already exists).
+
+    Arrays whose values come from iterators are created (empty) and returned as jobs to stream.
+    The paths of the nodes created are added to ``created``.
+    """
+    jobs: list[StreamJob] = []
+    created = created if created is not None else []
     for name, child in node.children.items():
         if isinstance(child, GroupNode):
-            if skip_existing and child.existing and name in group:
-                sub = group[name]
-            elif name in group and not child.attrs and not child.links:
+            if name in group and ((skip_existing and child.existing) or (not child.attrs and not child.links)):
                 sub = group[name]
             else:
                 sub = group.create_group(name, attributes=group_attrs(child), overwrite=True)
-            write_tree(sub, child, skip_existing=skip_existing)  # type: ignore[arg-type]
+                created.append(sub.path)
+            jobs += write_tree(sub, child, skip_existing=skip_existing, created=created)  # type: ignore[arg-type]
         elif not (skip_existing and child.existing and name in group):
-            write_array(group, child)
+            job = write_array(group, child)
+            created.append(f"{group.path}/{name}".lstrip("/"))
+            if job is not None:
+                jobs.append(job)
+    return jobs
 
 
 def group_attrs(node: GroupNode) -> dict[str, Any]:
@@ -47,14 +59,14 @@ def _values(node: ArrayNode) -> tuple[Any, ZarrDataIO | None]:
         value = value.lazy() if np.dtype(value.dtype).kind in "biufc" and value.shape else value.load()
     if isinstance(value, zarr.Array):
         value = da.from_zarr(value)
-    if hasattr(value, "__next__") or (hasattr(value, "maxshape") and not hasattr(value, "shape")):
-        raise ArgumentTypeError(f"{node.name}: writing from a data-chunk iterator is not supported yet; got "
-                                f"{type(value).__name__}. Pass the data as an array.")
     return value, io
 
 
-def write_array(group: zarr.Group, node: ArrayNode) -> zarr.Array:
+def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
+    """Create the array of ``node`` and write its values; an iterator's values are left to a StreamJob."""
     value, io = _values(node)
+    if is_iterator(value):
+        return _create_streamed(group, node, value, io)
     is_text = node.dtype in TEXT_DTYPES
     if not isinstance(value, (np.ndarray, da.Array)) or is_text:
         value = np.asarray(value, dtype=str if is_text else None)
@@ -68,33 +80,54 @@ def write_array(group: zarr.Group, node: ArrayNode) -> zarr.Array:
             item = dtype.type(item)
         fill = str(item) if is_text else item
         # The value is also the fill value: the array needs no chunk, and a reader gets it from metadata.
-        return group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs,
-                                  overwrite=True)
-    chunks, shards = _layout(node, shape, value.dtype if not is_text else None, io)
-    arr = group.create_array(
+        group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs, overwrite=True)
+        return None
+    arr = _create(group, node, shape, dtype, None if is_text else value.dtype, io, None)
+    if all(shape):
+        _fill(arr, value)
+    return None
+
+
+def _create(group: zarr.Group, node: ArrayNode, shape: tuple[int, ...], dtype: Any, numeric: Any,
+            io: ZarrDataIO | None, recommended: tuple[int, ...] | None, grows: bool = False) -> zarr.Array:
+    chunks, shards = _layout(node, shape, numeric, io, recommended, grows)
+    return group.create_array(
         node.name, shape=shape, dtype=dtype, chunks=chunks, shards=shards,
-        compressors=_compressors(node, value.dtype if not is_text else None, io),
+        compressors=_compressors(node, numeric, io),
         filters=io.filters if io is not None and io.filters is not None else "auto",
         serializer=io.serializer if io is not None and io.serializer is not None else "auto",
         fill_value=io.fillvalue if io is not None and io.fillvalue is not None else None,
-        attributes=attrs, overwrite=True,
+        attributes={"_DTYPE": node.dtype or np.dtype(numeric).name, **node.attrs}, overwrite=True,
     )
-    if all(shape):
-        _fill(arr, value)
-    return arr
 
 
-def _layout(node: ArrayNode, shape: tuple[int, ...], dtype: Any, io: ZarrDataIO | None
+def _create_streamed(group: zarr.Group, node: ArrayNode, iterator: Any, io: ZarrDataIO | None) -> StreamJob:
+    """Preallocate the array (its full length when known) for an iterator; the job fills it."""
+    shape, known = initial_shape(iterator)
+    dtype = np.dtype(iterator.dtype)
+    recommended = iterator.recommended_chunk_shape() if hasattr(iterator, "recommended_chunk_shape") else None
+    if node.role == "frames" and recommended is None:
+        recommended = frame_chunks((known or 2**31, *shape[1:]), dtype)
+    arr = _create(group, node, shape, dtype, dtype, io, recommended, grows=True)
+    return StreamJob(arr.path, iterator, known)
+
+
+def _layout(node: ArrayNode, shape: tuple[int, ...], dtype: Any, io: ZarrDataIO | None,
+            recommended: tuple[int, ...] | None = None, grows: bool = False
             ) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
     if io is not None and io.chunks is not None:
         chunks = io.chunks
+    elif recommended is not None:
+        chunks = tuple(recommended)
     elif node.role == "frames" and dtype is not None:
         chunks = defaults.frame_chunks(shape, dtype)
     elif node.role == "series":
         chunks = defaults.series_chunks(shape)
     else:
         chunks = defaults.single_chunk(shape)
-    chunks = tuple(max(1, min(c, n)) if n else 1 for c, n in zip(chunks, shape, strict=True))
+    # a streamed array's first axis grows past its initial shape: its chunks are not clipped to it
+    chunks = tuple(max(1, c if (grows and i == 0) else min(c, n)) if n or (grows and i == 0) else 1
+                   for i, (c, n) in enumerate(zip(chunks, shape, strict=True)))
     shards = io.shards if io is not None else None
     if shards is not None and io is not None and io.chunks is None:
         raise LayoutError(f"{node.name}: shards need an explicit chunk shape; got shards={shards} and no chunks. "

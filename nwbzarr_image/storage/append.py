@@ -1,0 +1,86 @@
+"""Append frames (and timestamps) to a stored series: data first, then shapes, so a reader never sees
+more than what is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import zarr
+
+from nwbzarr_image.errors import SchemaError
+from nwbzarr_image.iterators import DataChunkIterator
+from nwbzarr_image.lazy import as_dask
+from nwbzarr_image.storage.reader import open_root
+from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes, is_iterator
+
+
+class Appender:
+    """Bound to the series of a file opened with ``mode='a'``; ``TimeSeries.append`` calls it."""
+
+    def __init__(self, store: Any, identity: str) -> None:
+        self.store = store
+        self.identity = identity
+
+    def _root(self) -> zarr.Group:
+        """The root as readers see it now (its consolidated metadata holds the committed shapes)."""
+        return open_root(self.store, mode="r+")
+
+    def append(self, series: Any, data: Any, timestamps: Any) -> None:
+        where = series.where
+        path = series.__dict__.get("_stored_path")
+        if path is None:
+            raise SchemaError(f"{where}: append works on series stored in the file; this one is new. Its data is "
+                              "written when the file is closed; pass all its frames at construction.")
+        if series.data_link_target is not None or series.timestamps_link_target is not None:
+            raise SchemaError(f"{where}: cannot append to a series whose data or timestamps link to another "
+                              "series; append to the series that holds them.")
+        key = path.strip("/")
+        root = self._root()
+        array = root[f"{key}/data"]
+        stamps = root[f"{key}/timestamps"] if series.timestamps is not None else None
+        source = data if is_iterator(data) else self._frames(where, data, array)
+        if stamps is None and timestamps is not None:
+            raise SchemaError(f"{where}: the series is timed by rate ({series.rate} Hz); got timestamps. Append "
+                              "frames only.")
+        if stamps is not None and timestamps is None:
+            raise SchemaError(f"{where}: the series has timestamps; got frames without timestamps. Pass "
+                              "timestamps=<one time in seconds per frame>.")
+        times = np.asarray(timestamps, dtype=np.float64).reshape(-1) if stamps is not None else None
+        if times is not None and not is_iterator(source) and len(times) != len(source):
+            raise SchemaError(f"{where}: expected one timestamp per appended frame ({len(source)}); got "
+                              f"{len(times)}. Nothing was added.")
+        start = int(array.shape[0])
+        job = StreamJob(array.path, source if is_iterator(source) else DataChunkIterator(source, buffer_size=max(
+            1, len(source))), None)
+        try:
+            added = FrameStream(array, job, commit=lambda end: None, start=start).run()
+            new_shapes = {array.path: (start + added, *array.shape[1:])}
+            if stamps is not None and times is not None:
+                if len(times) != added:
+                    raise SchemaError(f"{where}: expected one timestamp per appended frame ({added}); got "
+                                      f"{len(times)}. Nothing was added.")
+                n = int(stamps.shape[0])
+                stamps.resize((n + added,))
+                stamps[n:] = times
+                new_shapes[stamps.path] = (n + added,)
+            array.resize(new_shapes[array.path])
+        except BaseException:
+            array.resize((start, *array.shape[1:]))  # the frames written past ``start`` are hidden again
+            raise
+        commit_shapes(self.store, new_shapes)
+        series.__dict__["_data"] = as_dask(array, f"{self.identity}/{array.path}")
+        if stamps is not None:
+            series.__dict__["_timestamps"] = as_dask(stamps, f"{self.identity}/{stamps.path}")
+
+    def _frames(self, where: str, data: Any, array: zarr.Array) -> np.ndarray:
+        frames = np.asarray(data)
+        if frames.ndim == array.ndim - 1:
+            frames = frames[np.newaxis]
+        if frames.shape[1:] != tuple(array.shape[1:]):
+            raise SchemaError(f"{where}: appended frames must match the stored frame shape; expected (n, "
+                              f"{', '.join(map(str, array.shape[1:]))}), got {frames.shape}.")
+        if not np.can_cast(frames.dtype, array.dtype, casting="same_kind"):
+            raise SchemaError(f"{where}: appended frames must have the stored dtype {array.dtype}; got "
+                              f"{frames.dtype}. Convert them with frames.astype({str(array.dtype)!r}).")
+        return frames.astype(array.dtype, copy=False)
