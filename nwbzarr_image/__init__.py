@@ -17,6 +17,7 @@ from nwbzarr_image.errors import (
     StoreNotFoundError,
 )
 from nwbzarr_image.io import open, read, write  # noqa: A004
+from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
 from nwbzarr_image.model import (
     Device,
     GrayscaleImage,
@@ -39,7 +40,7 @@ from nwbzarr_image.model import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArgumentTypeError", "Device", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
+    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
     "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
     "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",

@@ -25,10 +25,28 @@ def test_example_writes_and_reads_back(tmp_path: Path) -> None:
     assert series.data.shape == (300, 256, 256) and series.rate == 30.0
 
 
+def _readme_blocks() -> list[str]:
+    return re.findall(r"```(?:bash|sh)\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_main_job_runs(tmp_path: Path) -> None:
+    """The README's first command, after its install step, run as written (with this venv's bin)."""
+    steps = [s.strip() for s in _readme_blocks()[0].strip().split("&&")]
+    assert steps[0] == "python3 -m venv .venv" and steps[1].startswith(".venv/bin/pip install -e ")
+    for step in steps[2:]:
+        argv = step.split()
+        argv[0] = str(BIN / argv[0].removeprefix(".venv/bin/"))
+        argv = [str(ROOT / a) if a.startswith("examples/") else a for a in argv]
+        result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0, f"{step}: {result.stderr}"
+    assert "ImageSeries" in result.stdout and "compression" in result.stdout
+    series = nzi.read(str(tmp_path / "sample.nwb.zarr")).acquisition["sample"]
+    assert series.data.shape == (150, 240, 320, 3) and series.rate == 30.0
+
+
 def test_readme_starts_with_the_two_setup_commands() -> None:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", readme, flags=re.S)
-    assert "examples/write_and_read.py" in blocks[0] and "pip install -e ." in blocks[0]
+    blocks = _readme_blocks()
+    assert "nwbzarr-image convert" in blocks[0] and "nwbzarr-image info" in blocks[0]
     assert 'pip install -e ".[test]"' in blocks[1] and "pytest" in blocks[1]
     ci = (ROOT / ".ci/run").read_text()
     assert blocks[1].strip().splitlines()[-1].strip() in ci

@@ -17,6 +17,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from nwbzarr_image.errors import SchemaError
+from nwbzarr_image.iterators import AbstractDataChunkIterator
 
 BATCH_BYTES = 64 * 2**20   # one write spans many chunks, so zarr encodes them in parallel threads
 GROWTH = 2                 # unknown length: capacity doubles, and is trimmed at the end
@@ -24,7 +25,9 @@ GROWTH = 2                 # unknown length: capacity doubles, and is trimmed at
 
 def is_iterator(value: Any) -> bool:
     """A data-chunk iterator or any other object to stream (not an array)."""
-    return hasattr(value, "__next__") and not hasattr(value, "shape")
+    if isinstance(value, AbstractDataChunkIterator):
+        return True
+    return hasattr(value, "__next__") and not hasattr(value, "__array__")
 
 
 def commit_shapes(store: Any, shapes: dict[str, tuple[int, ...]]) -> None:

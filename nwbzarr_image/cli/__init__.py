@@ -1,0 +1,40 @@
+"""The ``nwbzarr-image`` command: convert movies to NWB on Zarr, and describe NWB Zarr files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from nwbzarr_image.cli.convert import add_convert_parser
+from nwbzarr_image.cli.info import add_info_parser
+from nwbzarr_image.errors import NWBZarrImageError
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nwbzarr-image", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_convert_parser(commands)
+    add_info_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; errors print one line and exit with status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (NWBZarrImageError, OSError, ValueError, TypeError, KeyError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"nwbzarr-image {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"nwbzarr-image {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""``nwbzarr-image convert INPUT OUTPUT``: a video, TIFF stack or .npy movie into an NWB Zarr file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from zarr.codecs import BloscCodec, ZstdCodec
+
+from nwbzarr_image import io
+from nwbzarr_image.errors import ArgumentTypeError, SchemaError, StoreNotFoundError
+from nwbzarr_image.iterators.generic import GenericDataChunkIterator
+from nwbzarr_image.model import ImageSeries, NWBFile, OpticalSeries, ZarrDataIO
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
+TIFF_SUFFIXES = {".tif", ".tiff"}
+COMPRESSORS = ("default", "blosc-zstd[:LEVEL]", "blosc-lz4[:LEVEL]", "zstd[:LEVEL]", "none")
+
+
+def add_convert_parser(commands: Any) -> None:
+    p = commands.add_parser("convert", help="convert a video, TIFF stack or .npy movie into an NWB Zarr file",
+                            description="Convert a movie into an NWB Zarr file, streaming it with bounded memory.")
+    p.add_argument("input", help="video (mp4, avi, mkv, ...), multi-page TIFF, or .npy file")
+    p.add_argument("output", help="output path or fsspec URL of the .nwb.zarr file (must not exist)")
+    p.add_argument("--name", help="name of the series (default: the input file's stem)")
+    p.add_argument("--rate", type=float, help="frames per second (default: from the video container)")
+    p.add_argument("--unit", default="n.a.", help="unit of the pixel values (default: n.a.)")
+    p.add_argument("--description", help="description of the series")
+    p.add_argument("--as", dest="kind", choices=("image", "optical"), default="image",
+                   help="store as an ImageSeries (default) or an OpticalSeries")
+    p.add_argument("--frames-per-chunk", type=int, help="frames per chunk (default: about 4 MB of whole frames)")
+    p.add_argument("--shards", type=int, metavar="FRAMES", help="frames per shard (a multiple of the chunk)")
+    p.add_argument("--compressor", default="default", metavar="CODEC",
+                   help=f"one of {', '.join(COMPRESSORS)} (default: Blosc zstd 3, the measured default)")
+    p.add_argument("--session-start", help="ISO 8601 session start time (default: the input file's mtime, UTC)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    p.set_defaults(run=run_convert)
+
+
+def parse_compressor(text: str) -> Any:
+    """``default``, ``none``, ``zstd``, ``blosc-zstd``, ``blosc-lz4``, each with an optional ``:LEVEL``."""
+    name, _, level_text = text.partition(":")
+    try:
+        level = int(level_text) if level_text else None
+    except ValueError:
+        level = -1
+    if name == "default" and level is None:
+        return None
+    if name == "none" and level is None:
+        return False
+    if name == "zstd" and (level is None or 0 <= level <= 22):
+        return ZstdCodec(level=3 if level is None else level)
+    if name in ("blosc-zstd", "blosc-lz4") and (level is None or 0 <= level <= 9):
+        return BloscCodec(cname=name.split("-")[1], clevel=3 if level is None else level, shuffle="shuffle")
+    raise ArgumentTypeError(f"--compressor: unknown codec {text!r}; expected one of {', '.join(COMPRESSORS)}.")
+
+
+def open_source(path: str, progress: bool) -> tuple[GenericDataChunkIterator, float | None]:
+    """The iterator for ``path`` and the frame rate it knows (None for TIFF and .npy)."""
+    if not os.path.isfile(path):
+        raise StoreNotFoundError(f"convert: input {path!r} does not exist or is not a file.")
+    suffix = Path(path).suffix.lower()
+    options: dict[str, Any] = {"display_progress": progress,
+                               "progress_bar_options": {"desc": Path(path).name, "unit": "buffer"}}
+    if suffix in VIDEO_SUFFIXES:
+        from nwbzarr_image.iterators.video import VideoDataChunkIterator
+
+        video = VideoDataChunkIterator(path, **options)
+        return video, video.rate
+    if suffix in TIFF_SUFFIXES:
+        from nwbzarr_image.iterators.tiff import TiffDataChunkIterator
+
+        return TiffDataChunkIterator(path, **options), None
+    if suffix == ".npy":
+        from nwbzarr_image.iterators.npy import NpyDataChunkIterator
+
+        return NpyDataChunkIterator(path, **options), None
+    raise SchemaError(f"convert: cannot read {path!r}; expected a video ({', '.join(sorted(VIDEO_SUFFIXES))}), a "
+                      f"TIFF stack (.tif, .tiff) or a .npy file, got {suffix or 'no suffix'}.")
+
+
+def _storage(source: GenericDataChunkIterator, args: argparse.Namespace) -> ZarrDataIO:
+    compressors = parse_compressor(args.compressor)
+    chunks = None
+    if args.frames_per_chunk is not None:
+        if args.frames_per_chunk < 1:
+            raise ArgumentTypeError(f"--frames-per-chunk must be a positive int; got {args.frames_per_chunk}.")
+        chunks = (args.frames_per_chunk, *source.maxshape[1:])
+    shards = None
+    if args.shards is not None:
+        chunks = chunks or tuple(source.recommended_chunk_shape())
+        if args.shards < chunks[0] or args.shards % chunks[0]:
+            raise SchemaError(f"--shards must be a multiple of the frames per chunk ({chunks[0]}); got {args.shards}.")
+        shards = (args.shards, *source.maxshape[1:])
+    return ZarrDataIO(source, chunks=chunks, compressors=compressors, shards=shards)
+
+
+def _session_start(args: argparse.Namespace) -> datetime:
+    if args.session_start:
+        try:
+            start = datetime.fromisoformat(args.session_start)
+        except ValueError as err:
+            raise SchemaError(f"--session-start: expected an ISO 8601 time such as 2024-01-02T09:00:00+00:00; got "
+                              f"{args.session_start!r}.") from err
+        return start if start.tzinfo else start.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(os.path.getmtime(args.input), tz=UTC)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    parse_compressor(args.compressor)  # bad options fail before the input is opened
+    source, container_rate = open_source(args.input, progress=not args.no_progress)
+    rate = args.rate if args.rate is not None else container_rate
+    if rate is None or rate <= 0:
+        raise SchemaError(f"convert: {args.input!r} has no frame rate; pass --rate <frames per second>.")
+    name = args.name or Path(args.input).stem
+    description = args.description or f"converted from {Path(args.input).name}"
+    data = _storage(source, args)
+    nwb = NWBFile(f"{name} converted by nwbzarr-image", str(uuid.uuid4()), _session_start(args))
+    if args.kind == "optical":
+        series: ImageSeries = OpticalSeries(name, data=data, unit=args.unit, rate=float(rate),
+                                            description=description)
+    else:
+        series = ImageSeries(name, data, args.unit, rate=float(rate), description=description)
+    nwb.add_acquisition(series)
+    io.write(nwb, args.output, mode="w" if args.overwrite else "w-")
+    shape = "x".join(str(n) for n in source.maxshape)
+    print(f"wrote {type(series).__name__} '{name}' ({shape} {source.dtype}, {rate:g} Hz) to {args.output}")
+    return 0

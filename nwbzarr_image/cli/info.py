@@ -1,0 +1,89 @@
+"""``nwbzarr-image info URL``: every series and image of a file, with its storage."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import zarr
+
+from nwbzarr_image import io
+from nwbzarr_image.model import Image, Images, ImageSeries, NWBFile, TimeSeries
+from nwbzarr_image.storage import stores
+from nwbzarr_image.storage.reader import open_root
+
+
+def add_info_parser(commands: Any) -> None:
+    p = commands.add_parser("info", help="describe the image series of an NWB Zarr file",
+                            description="Print each series' type, shape, dtype, chunks/shards, codec, "
+                                        "compression ratio, rate and duration.")
+    p.add_argument("url", help="path or fsspec URL of an NWB Zarr file")
+    p.set_defaults(run=run_info)
+
+
+def codec_text(array: Any) -> str:
+    codecs = [c.to_dict() if hasattr(c, "to_dict") else {"name": str(c)} for c in array.compressors]
+    if not codecs:
+        return "none"
+    parts = []
+    for codec in codecs:
+        conf = codec.get("configuration", {})
+        detail = ",".join(f"{k}={v}" for k, v in conf.items() if k in ("cname", "clevel", "level", "shuffle"))
+        parts.append(f"{codec['name']}({detail})" if detail else codec["name"])
+    return "+".join(parts)
+
+
+def storage_text(array: Any) -> str:
+    stored = array.nbytes_stored()
+    ratio = f"{array.nbytes / stored:.2f}x" if stored else "n/a"
+    shards = f", shards {tuple(array.shards)}" if array.shards else ""
+    return f"chunks {tuple(array.chunks)}{shards}, codec {codec_text(array)}, compression {ratio}"
+
+
+def series_lines(path: str, series: TimeSeries, root: zarr.Group) -> list[str]:
+    data = series.data
+    lines = [f"{path}  {series.neurodata_type}"]
+    lines.append(f"    data: shape {tuple(data.shape)}, dtype {data.dtype}, unit {series.unit!r}")
+    key = f"{path.strip('/')}/data"
+    if key in root and series.data_link_target is None:
+        lines.append(f"    storage: {storage_text(root[key])}")
+    if series.rate is not None:
+        timing = f"rate {series.rate:g} Hz, starting_time {series.starting_time:g} s"
+    else:
+        timing = "timestamps"
+    duration = series.get_duration()
+    lines.append(f"    timing: {timing}, {series.num_samples} samples, duration "
+                 f"{'unknown' if duration is None else f'{duration:.3f} s'}")
+    if isinstance(series, ImageSeries) and series.external_file is not None:
+        lines.append(f"    external files: {list(series.external_file)} (starting frames "
+                     f"{list(map(int, series.starting_frame))})")
+    if series.description and series.description != "no description":
+        lines.append(f"    description: {series.description}")
+    return lines
+
+
+def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
+    lines = [f"NWBFile {nwb.identifier!r}: {nwb.session_description}", f"  session start {nwb.session_start_time}"]
+    placed = [("/acquisition", nwb.acquisition), ("/stimulus/presentation", nwb.stimulus),
+              ("/stimulus/templates", nwb.stimulus_template)]
+    placed += [(f"/processing/{name}", module.data_interfaces) for name, module in nwb.processing.items()]
+    for base, collection in placed:
+        for name, obj in collection.items():
+            path = f"{base}/{name}"
+            if isinstance(obj, TimeSeries):
+                lines += series_lines(path, obj, root)
+            elif isinstance(obj, Images):
+                lines.append(f"{path}  Images, {len(obj)} images")
+                for image in obj:
+                    lines.append(f"    {image.name}: {image.neurodata_type} {tuple(image.data.shape)} "
+                                 f"{image.data.dtype}")
+            elif not isinstance(obj, Image):
+                lines.append(f"{path}  {getattr(obj, 'attrs', {}).get('neurodata_type', type(obj).__name__)}")
+    return lines
+
+
+def run_info(args: argparse.Namespace) -> int:
+    nwb = io.read(args.url)
+    root = open_root(stores.open_store(stores.locate(args.url), read_only=True))
+    print("\n".join(file_lines(nwb, root)))
+    return 0
