@@ -40,7 +40,8 @@ from nwbzarr_image.model import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
+    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
+    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
     "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
     "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",

@@ -9,7 +9,8 @@ import sys
 import nwbzarr_image as nzi
 
 PUBLIC = {
-    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
+    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
+    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
     "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
     "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
