@@ -1,6 +1,7 @@
 """nwbzarr_image: the NWB image types (pynwb.image) stored on Zarr, read lazily through dask."""
 
 from nwbzarr_image.errors import (
+    AccessDeniedError,
     ArgumentTypeError,
     InvalidFileWarning,
     LayoutError,
@@ -15,6 +16,7 @@ from nwbzarr_image.errors import (
     SchemaError,
     StoreExistsError,
     StoreNotFoundError,
+    StoreUnreachableError,
 )
 from nwbzarr_image.io import open, read, write  # noqa: A004
 from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
@@ -40,11 +42,11 @@ from nwbzarr_image.model import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
-    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
-    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
-    "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
+    "AccessDeniedError", "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
+    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries", "Images", "IndexSeries",
+    "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile",
+    "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "Subject", "TimeSeries", "ZarrDataIO", "__version__", "open", "read",
-    "write",
+    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
+    "__version__", "open", "read", "write",
 ]

@@ -41,6 +41,14 @@ class StoreNotFoundError(NWBZarrImageError, FileNotFoundError):
     """The location to read does not hold a Zarr store."""
 
 
+class AccessDeniedError(NWBZarrImageError, PermissionError):
+    """The storage refused the credentials or the permission for an operation."""
+
+
+class StoreUnreachableError(NWBZarrImageError, ConnectionError):
+    """The storage server could not be reached."""
+
+
 class ReadOnlyError(NWBZarrImageError, PermissionError):
     """A write was attempted on a file opened read-only or on a read-only protocol."""
 

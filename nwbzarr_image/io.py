@@ -48,7 +48,9 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     Notes
     -----
     Everything but iterator data is written next to the target under a hidden name and moved into place,
-    so a write that fails leaves nothing at ``url`` (with ``mode='w'``, the old file is put back).
+    so a write that fails leaves nothing at ``url`` (with ``mode='w'``, the old file is put back). Object
+    stores (s3, gcs, ...) cannot rename: there the file is written in place and deleted if the write fails
+    (with ``mode='w'`` the old file is deleted first).
     Iterator data is then streamed into place: after each flushed batch the stored shape covers exactly
     the frames written, so a killed writer leaves a readable file that ``append`` can resume.
     """
@@ -61,21 +63,36 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     if isinstance(url, Store):
         _write_store(url, tree)
         return
+    with stores.storage_errors(url, "write"):
+        _write_url(tree, url, storage_options, mode)
+
+
+def _write_url(tree: GroupNode, url: str, storage_options: dict[str, Any] | None, mode: WriteMode) -> None:
     location = stores.locate(url, storage_options)
     if location.read_only_protocol:
         stores.open_store(location, read_only=False)  # raises ReadOnlyError
     if mode == "w-" and location.exists():
         raise StoreExistsError(f"write: {url} already exists; mode 'w-' never replaces a file. Pass mode='w' to "
                                "replace it, or choose another path.")
-    temp = location.sibling("partial")
-    try:
-        store = stores.open_store(location, read_only=False, path=temp)
-        jobs = _write_skeleton(store, tree)
-        store.close()
-        backup = stores.replace(location, temp)
-    except BaseException:
-        stores.remove(location, temp)
-        raise
+    if location.renames:
+        temp = location.sibling("partial")
+        try:
+            store = stores.open_store(location, read_only=False, path=temp)
+            jobs = _write_skeleton(store, tree)
+            store.close()
+            backup = stores.replace(location, temp)
+        except BaseException:
+            stores.remove(location, temp)
+            raise
+    else:
+        # object stores have no rename (a move copies every object): write in place, delete on failure
+        stores.remove(location, location.path)
+        backup = None
+        try:
+            jobs = _write_skeleton(stores.open_store(location, read_only=False), tree)
+        except BaseException:
+            stores.remove(location, location.path)
+            raise
     try:
         if jobs:
             _stream(stores.open_store(location, read_only=False), jobs)
@@ -143,8 +160,8 @@ def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, str
     """
     if isinstance(url, Store):
         return _read(None, strict=strict, read_only=True, store=url)
-    location = stores.locate(url, storage_options)
-    return _read(location, strict=strict, read_only=True)
+    with stores.storage_errors(url, "read"):
+        return _read(stores.locate(url, storage_options), strict=strict, read_only=True)
 
 
 def _read(location: stores.Location | None, *, strict: bool, read_only: bool, store: Store | None = None
@@ -182,7 +199,8 @@ class BoundFile:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if exc_type is None and self.mode != "r":
-            self.flush()
+            with stores.storage_errors(self.location.url, "write"):
+                self.flush()
 
     def flush(self) -> None:
         """Write objects added since opening, and re-consolidate the metadata."""
@@ -227,11 +245,12 @@ def open(url: str, mode: OpenMode = "r", storage_options: dict[str, Any] | None 
     if mode not in ("r", "r+", "a"):
         raise ArgumentTypeError(f"open: mode must be 'r', 'r+' or 'a'; got {mode!r}. To create a file use "
                                 "write(nwbfile, url).")
-    location = stores.locate(url, storage_options)
-    if mode != "r" and location.read_only_protocol:
-        raise ReadOnlyError(f"open: {url} is read-only ({sorted(location.protocols)[0]}); got mode {mode!r}. "
-                            "Open it with mode='r'.")
-    return BoundFile(location, mode, strict)
+    with stores.storage_errors(url, "open"):
+        location = stores.locate(url, storage_options)
+        if mode != "r" and location.read_only_protocol:
+            raise ReadOnlyError(f"open: {url} is read-only ({sorted(location.protocols)[0]}); got mode {mode!r}. "
+                                "Open it with mode='r'.")
+        return BoundFile(location, mode, strict)
 
 
 def _consolidate(store: Any) -> None:

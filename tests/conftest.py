@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -28,3 +29,25 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     fs = fsspec.filesystem("memory")
     if fs.exists(root):
         fs.rm(root, recursive=True)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[object]:
+    """A real S3-compatible server (moto) on 127.0.0.1 with an IAM user; see servers.s3_server."""
+    from servers import s3_server
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "not-the-test-user")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "not-the-test-user")
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3) -> Iterator[str]:
+    """A new bucket on the S3 server; yields its name."""
+    name = f"b{uuid.uuid4().hex[:12]}"
+    fs = s3.fs()
+    fs.mkdir(name)
+    yield name
+    fs.rm(name, recursive=True)

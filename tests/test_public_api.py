@@ -9,13 +9,13 @@ import sys
 import nwbzarr_image as nzi
 
 PUBLIC = {
-    "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
-    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
-    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning",
-    "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
+    "AccessDeniedError", "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
+    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries", "Images", "IndexSeries",
+    "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile",
+    "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "Subject", "TimeSeries", "ZarrDataIO", "__version__", "open", "read",
-    "write",
+    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
+    "__version__", "open", "read", "write",
 }
 
 

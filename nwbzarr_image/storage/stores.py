@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import posixpath
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+from fsspec.implementations.cached import CachingFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-from nwbzarr_image.errors import ReadOnlyError, StoreNotFoundError
+from nwbzarr_image.errors import (
+    AccessDeniedError,
+    NWBZarrImageError,
+    ReadOnlyError,
+    StoreNotFoundError,
+    StoreUnreachableError,
+)
 
 READ_ONLY_PROTOCOLS = {"http", "https"}
 
@@ -34,6 +43,11 @@ class Location:
     def protocols(self) -> set[str]:
         proto = self.fs.protocol
         return set(proto) if isinstance(proto, (tuple, list)) else {proto}
+
+    @property
+    def renames(self) -> bool:
+        """Whether moving a directory is cheap and whole (local disk, memory); object stores copy each key."""
+        return self.is_local or bool(self.protocols & {"memory"})
 
     @property
     def read_only_protocol(self) -> bool:
@@ -65,9 +79,46 @@ def open_store(location: Location, *, read_only: bool, path: str | None = None) 
                             "Write to a local path or an s3:// URL, then publish the file.")
     if location.is_local:
         return LocalStore(root, read_only=read_only)
+    return FsspecStore(fs=_async_fs(location.fs), path=root, read_only=read_only)
+
+
+def _async_fs(fs: Any) -> Any:
+    """An asynchronous instance of ``fs``; wrapper file systems (simplecache::, filecache::) are run in threads."""
+    if getattr(fs, "async_impl", False) and getattr(fs, "asynchronous", False):
+        return fs
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+    if isinstance(fs, CachingFileSystem):
+        return _CachedAsync(fs, asynchronous=True)
+    if not getattr(fs, "async_impl", False):
+        return AsyncFileSystemWrapper(fs, asynchronous=True)
     from zarr.storage._fsspec import _make_async
 
-    return FsspecStore(fs=_make_async(location.fs), path=root, read_only=read_only)
+    return _make_async(fs)
+
+
+def _cached_async_class() -> type:
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+    class CachedAsync(AsyncFileSystemWrapper):  # type: ignore[misc]
+        """Reads through the cache: fsspec's caching file systems cache ``cat``/``open``, not ``cat_file``."""
+
+        def __init__(self, fs: Any, asynchronous: bool) -> None:
+            super().__init__(fs, asynchronous=asynchronous)
+            self._cat_file = self._cat_cached  # the wrapper binds its own per instance
+
+        async def _cat_cached(self, path: str, start: int | None = None, end: int | None = None,
+                              **kwargs: Any) -> bytes:
+            import asyncio
+
+            data = await asyncio.to_thread(self.sync_fs.cat, path)
+            return data[start:end] if start is not None or end is not None else data
+
+    return CachedAsync
+
+
+def _CachedAsync(fs: Any, asynchronous: bool) -> Any:  # noqa: N802 - a class made on first use
+    return _cached_async_class()(fs, asynchronous=asynchronous)
 
 
 def remove(location: Location, path: str) -> None:
@@ -94,3 +145,36 @@ def replace(location: Location, source: str) -> str | None:
         move(location, location.path, backup)
     move(location, source, location.path)
     return backup
+
+
+CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"}
+CONNECTION_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError",
+                     "ConnectTimeoutError", "ClientConnectionError"}
+
+
+@contextmanager
+def storage_errors(url: str, action: str) -> Iterator[None]:
+    """Turn the storage back-ends' errors (botocore, aiohttp, fsspec) into ours, naming the URL and the fix."""
+    try:
+        yield
+    except NWBZarrImageError:
+        raise
+    except PermissionError as err:
+        raise AccessDeniedError(f"{action} {url}: access denied ({err}); expected credentials allowed to "
+                                f"{action} it. Check key/secret (or profile) in storage_options or the AWS_* "
+                                "environment variables.") from err
+    except FileNotFoundError as err:
+        raise StoreNotFoundError(f"{action} {url}: not found ({err}). Check the bucket and the path; a bucket "
+                                 "must exist before writing into it.") from err
+    except Exception as err:
+        names = {cls.__name__ for cls in type(err).__mro__}
+        code = str(getattr(err, "response", {}).get("Error", {}).get("Code", "")) if hasattr(err, "response") else ""
+        if names & CREDENTIAL_ERRORS or code in CREDENTIAL_ERRORS:
+            raise AccessDeniedError(f"{action} {url}: the credentials were refused ({type(err).__name__}: {err}). "
+                                    "Check key/secret in storage_options or the AWS_* environment variables."
+                                    ) from err
+        if names & CONNECTION_ERRORS or isinstance(err, (ConnectionError, TimeoutError)):
+            raise StoreUnreachableError(f"{action} {url}: cannot reach the server ({type(err).__name__}: {err}). "
+                                        "Check the URL and endpoint_url in storage_options.") from err
+        raise
