@@ -18,7 +18,7 @@ from nwbzarr_image.errors import (
     StoreNotFoundError,
     StoreUnreachableError,
 )
-from nwbzarr_image.io import open, read, write  # noqa: A004
+from nwbzarr_image.io import consolidate, open, read, write  # noqa: A004
 from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
 from nwbzarr_image.model import (
     Device,
@@ -48,5 +48,5 @@ __all__ = [
     "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
     "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "__version__", "open", "read", "write",
+    "__version__", "consolidate", "open", "read", "write",
 ]

@@ -11,17 +11,20 @@ from zarr.abc.store import Store
 
 from nwbzarr_image.errors import (
     ArgumentTypeError,
-    LayoutError,
+    InvalidFileWarning,
+    PerformanceWarning,
     ReadOnlyError,
     SchemaError,
     StoreExistsError,
     StoreNotFoundError,
 )
-from nwbzarr_image.layout import GroupNode, decode_file, encode_file
+from nwbzarr_image.layout import GroupNode, decode_file, decode_late, encode_file
+from nwbzarr_image.layout.paths import COLLECTIONS
 from nwbzarr_image.model import NWBFile, TimeSeries
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.append import Appender
-from nwbzarr_image.storage.reader import open_root, read_tree
+from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
+from nwbzarr_image.storage.reader_v2 import read_tree_v2
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes
 from nwbzarr_image.storage.writer import group_attrs, write_tree
 
@@ -170,15 +173,71 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
         assert location is not None
         store = stores.open_store(location, read_only=read_only)
     name = location.url if location is not None else repr(store)
+    tree, consolidated, version = _read_tree(store, name)
+    nwbfile = decode_file(tree, strict=strict)
+    if not consolidated:
+        warnings.warn(PerformanceWarning(
+            f"read {name}: the file has no consolidated metadata, so opening it lists the store and reads the "
+            "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."), stacklevel=3)
+    nwbfile.__dict__["_binding"] = (location, store)
+    nwbfile.__dict__["zarr_format"] = version
+    if version == 3 and consolidated:
+        for attr, base in COLLECTIONS.items():
+            getattr(nwbfile, attr).find_missing = _late_finder(nwbfile, store, name, base)
+    return nwbfile
+
+
+def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
+    """Look a name up in the store when the consolidated metadata lacks it (written without consolidating)."""
+
+    def find(child: str) -> Any:
+        path = f"{base}/{child}"
+        node = read_subtree(store, path, name) if "/" not in child and child not in (".", "..") else None
+        if node is None:
+            return None
+        warnings.warn(InvalidFileWarning(
+            f"read {name}: {path} is in the store but not in the file's consolidated metadata (it was added "
+            "without consolidating); it is read from the store. Fix the file with nzi.consolidate(url)."),
+            stacklevel=3)
+        return decode_late(nwbfile, node, path)
+
+    return find
+
+
+def _read_tree(store: Store, name: str) -> tuple[GroupNode, bool, int]:
+    """The node tree of a Zarr format 3 file, else of a legacy format 2 file (hdmf-zarr <= 0.13)."""
     try:
         root = open_root(store)
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
-        raise StoreNotFoundError(f"read: no Zarr group at {name}; expected the root of an NWB Zarr "
-                                 "file. Check the path.") from err
-    tree = read_tree(root, name)
-    nwbfile = decode_file(tree, strict=strict)
-    nwbfile.__dict__["_binding"] = (location, store)
-    return nwbfile
+        return read_tree(root, name), is_consolidated(root), 3
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError) as err:
+        missing: Exception = err
+    try:
+        legacy = read_tree_v2(store, name)
+    except (FileNotFoundError, NotImplementedError) as err:
+        legacy, missing = None, err
+    if legacy is None:
+        raise StoreNotFoundError(f"read: no Zarr group at {name}; expected the root of an NWB Zarr file. Check "
+                                 "the path.") from missing
+    return legacy[0], legacy[1], 2
+
+
+def consolidate(url: str, storage_options: dict[str, Any] | None = None) -> None:
+    """Write consolidated metadata into the root ``zarr.json`` of a Zarr format 3 file, so that it opens
+    with one request.
+
+    Parameters
+    ----------
+    url : str
+        A local path or a writable fsspec URL.
+    storage_options : dict, optional
+        Options for the fsspec file system.
+    """
+    with stores.storage_errors(url, "write"):
+        location = stores.locate(url, storage_options)
+        store = stores.open_store(location, read_only=False)
+        if open_root(store, consolidated=False).metadata.zarr_format != 3:
+            raise ReadOnlyError(f"consolidate {url}: only Zarr format 3 files are changed by this library.")
+        _consolidate(store)
 
 
 class BoundFile:
@@ -188,6 +247,9 @@ class BoundFile:
         self.location = location
         self.mode = mode
         self.nwbfile = _read(location, strict=strict, read_only=mode == "r")
+        if mode != "r" and self.nwbfile.__dict__.get("zarr_format") != 3:
+            raise ReadOnlyError(f"open {location.url}: legacy Zarr format 2 files (hdmf-zarr <= 0.13) are read-only; "
+                                f"got mode {mode!r}. Convert it first: nzi.write(nzi.read(url), new_url).")
         if mode != "r":
             appender = Appender(stores.open_store(location, read_only=False), location.url)
             for obj in _all_series(self.nwbfile):
@@ -259,4 +321,4 @@ def _consolidate(store: Any) -> None:
         zarr.consolidate_metadata(store)
 
 
-__all__ = ["BoundFile", "LayoutError", "open", "read", "write"]
+__all__ = ["BoundFile", "consolidate", "open", "read", "write"]

@@ -15,7 +15,7 @@ PUBLIC = {
     "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
     "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "__version__", "open", "read", "write",
+    "__version__", "consolidate", "open", "read", "write",
 }
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from nwbzarr_image.errors import InvalidFileWarning, LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, StoredArray
 from nwbzarr_image.layout.paths import COLLECTIONS, FIXED_GROUPS, ROOT_DATASETS, join
+from nwbzarr_image.layout.specs import Ancestry
 from nwbzarr_image.model import (
     Device,
     GenericDataset,
@@ -42,16 +43,60 @@ IMAGE_TYPES: dict[str, type[Image]] = {
     "Image": Image, "GrayscaleImage": GrayscaleImage, "RGBImage": RGBImage, "RGBAImage": RGBAImage,
 }
 TYPE_ATTRS = {"namespace", "neurodata_type", "object_id"}
-SERIES_MEMBERS = {"data", "timestamps", "starting_time", "control", "control_description", "dimension",
-                  "external_file", "format", "num_samples", "distance", "field_of_view", "orientation"}
+TIMESERIES_MEMBERS = {"data", "timestamps", "starting_time", "control", "control_description"}
+IMAGE_SERIES_MEMBERS = TIMESERIES_MEMBERS | {"dimension", "external_file", "format", "num_samples"}
+OPTICAL_MEMBERS = IMAGE_SERIES_MEMBERS | {"distance", "field_of_view", "orientation"}
+
+
+def members_of(cls: type) -> set[str]:
+    """The datasets of a series that the model holds; any other child is kept as is."""
+    if issubclass(cls, OpticalSeries):
+        return OPTICAL_MEMBERS
+    return IMAGE_SERIES_MEMBERS if issubclass(cls, ImageSeries) else TIMESERIES_MEMBERS
 SUBJECT_FIELDS = ("age", "description", "genotype", "sex", "species", "subject_id", "weight", "strain",
                   "date_of_birth")
+MODELLED_GROUPS = {*SERIES_TYPES, "Images", "Device", "ProcessingModule", "Subject", "NWBFile"}
 LINK_FIELDS = ("device", "masked_imageseries", "indexed_images", "indexed_timeseries")
 
 
-def decode_file(root: GroupNode, *, strict: bool = False) -> NWBFile:
-    """Build an NWBFile from the node tree of a store (values stay in the store until used)."""
-    return _Decoder(strict).file(root)
+def decode_file(root: GroupNode, *, strict: bool = False, ancestry: Ancestry | None = None) -> NWBFile:
+    """Build an NWBFile from the node tree of a store (values stay in the store until used).
+
+    ``ancestry`` tells which types a type extends (for ImageSeries subtypes of other modules and
+    extensions); by default the file's cached schema under ``/specifications`` is used. The returned
+    file keeps its decoder as ``late_decoder`` to decode nodes found later (see ``decode_late``).
+    """
+    decoder = _Decoder(strict, ancestry or Ancestry(lambda: cached_spec_texts(root)))
+    nwbfile = decoder.file(root)
+    nwbfile.__dict__["late_decoder"] = decoder
+    return nwbfile
+
+
+def decode_late(nwbfile: NWBFile, node: GroupNode | ArrayNode, path: str) -> Any:
+    """Decode one node that the file's consolidated metadata did not list, resolving its links against
+    the objects already read."""
+    decoder: _Decoder = nwbfile.__dict__["late_decoder"]
+    decoder.pending_links, decoder.to_check = [], []
+    obj = decoder.object(node, path)
+    obj.parent = nwbfile
+    decoder.resolve_links()
+    for item, item_path in decoder.to_check:
+        decoder.check(item, item_path)
+    return obj
+
+
+def cached_spec_texts(root: GroupNode) -> list[str]:
+    """The JSON texts of the schema cached in the file (read on first use only)."""
+    location = str(root.attrs.get(".specloc", "specifications")).strip("/")
+    specs = root.children.get(location)
+    texts = []
+    for _, node in specs.walk() if isinstance(specs, GroupNode) else ():
+        if isinstance(node, ArrayNode) and node.name != "namespace":
+            try:
+                texts.append(to_text(node.value.load()))
+            except Exception:
+                continue
+    return texts
 
 
 def deferred(node: ArrayNode, convert: Any = None) -> Deferred:
@@ -97,8 +142,9 @@ def ref_path(ref: Any) -> str:
 
 
 class _Decoder:
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, ancestry: Ancestry) -> None:
         self.strict = strict
+        self.ancestry = ancestry
         self.by_path: dict[str, Any] = {}
         self.pending_links: list[tuple[Container, str, str]] = []
         self.to_check: list[tuple[Container, str]] = []
@@ -184,8 +230,12 @@ class _Decoder:
     def object(self, node: GroupNode | ArrayNode, path: str) -> Any:
         kind = node.attrs.get("neurodata_type")
         namespace = node.attrs.get("namespace")
-        if isinstance(node, GroupNode) and namespace == "core" and kind in SERIES_TYPES:
-            obj: Any = self.series(node, path, SERIES_TYPES[kind])
+        base = self.image_series_base(node, kind, namespace)
+        if base is not None:
+            obj: Any = self.series(node, path, SERIES_TYPES[base])
+            obj.neurodata_type, obj.namespace = kind, namespace  # written back as the subtype it is
+        elif isinstance(node, GroupNode) and namespace == "core" and kind in SERIES_TYPES:
+            obj = self.series(node, path, SERIES_TYPES[kind])
         elif isinstance(node, GroupNode) and namespace == "core" and kind == "Images":
             obj = self.images(node, path)
         elif isinstance(node, GroupNode) and namespace == "core" and kind == "Device":
@@ -203,6 +253,16 @@ class _Decoder:
         obj.__dict__["_stored_path"] = path
         self.by_path[path] = obj
         return obj
+
+    def image_series_base(self, node: GroupNode | ArrayNode, kind: Any, namespace: Any) -> str | None:
+        """For a subtype of ImageSeries from another module or namespace: the closest type we model."""
+        if not isinstance(node, GroupNode) or not isinstance(kind, str) or (namespace == "core" and
+                                                                          kind in MODELLED_GROUPS):
+            return None
+        chain = self.ancestry(kind)
+        if "ImageSeries" not in chain:
+            return None
+        return next(parent for parent in chain if parent in SERIES_TYPES)
 
     def generic(self, node: GroupNode | ArrayNode, path: str) -> GenericGroup | GenericDataset:
         if isinstance(node, ArrayNode):
@@ -281,7 +341,7 @@ class _Decoder:
                 self.pending_links.append((ts, link.name, link.path))
             else:
                 ts.__dict__.setdefault("extra_links", {})[link.name] = link.path
-        self.keep_children(ts, node, path, SERIES_MEMBERS)
+        self.keep_children(ts, node, path, members_of(cls))
         self.to_check.append((ts, path))
         return ts
 

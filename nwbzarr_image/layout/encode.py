@@ -219,6 +219,7 @@ class _Encoder:
                     node.links.append(Link(arg, self.path_of(ts, arg, target)))
         if isinstance(ts, ImageSeries) and ts.device is not None:
             node.links.append(Link("device", self.path_of(ts, "device", ts.device)))
+        node.links += [Link(name, path) for name, path in ts.__dict__.get("extra_links", {}).items()]
         self.series_data(ts, node)
         self.series_time(ts, node)
         if raw(ts, "control") is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -23,8 +23,14 @@ class Collection[T](MutableMapping[str, T]):
         self._label = label
         self._owner = owner
         self._items: dict[str, T] = {}
+        # set by the reader: looks a name up in the store when the file's consolidated metadata lacks it
+        self.find_missing: Callable[[str], T | None] | None = None
 
     def __getitem__(self, name: str) -> T:
+        if name not in self._items and self.find_missing is not None:
+            found = self.find_missing(name)
+            if found is not None:
+                self._items[name] = found
         try:
             return self._items[name]
         except KeyError:

@@ -64,19 +64,21 @@ def metadata_value(array: Any) -> Any:
 
 
 def open_root(store: Any, *, consolidated: bool | None = None, mode: Literal["r", "r+"] = "r") -> zarr.Group:
-    """Open the root group: Zarr format 3 first (one request for a consolidated file), then format 2."""
+    """Open the root group of a Zarr format 3 file (one request when its metadata is consolidated)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        try:
-            return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
-            return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=2)
+        return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
+
+
+def is_consolidated(root: zarr.Group) -> bool:
+    return root.metadata.consolidated_metadata is not None
 
 
 def read_tree(root: zarr.Group, identity: str) -> GroupNode:
     """The whole node tree, from the root's (consolidated) metadata: no chunk is read."""
     tree = _group_node("", root)
     nodes: dict[str, GroupNode] = {"": tree}
+    prefix = f"{root.path}/" if root.path else ""
     for path, member in sorted(root.members(max_depth=None), key=lambda item: item[0].count("/")):
         parent_path, _, name = path.rpartition("/")
         parent = nodes.get(parent_path)
@@ -87,7 +89,7 @@ def read_tree(root: zarr.Group, identity: str) -> GroupNode:
             nodes[path] = node
             parent.children[name] = node
         else:
-            parent.children[name] = _array_node(name, member, f"{identity}/{path}")
+            parent.children[name] = _array_node(name, member, f"{identity}/{prefix}{path}")
     return tree
 
 
@@ -96,7 +98,11 @@ def _attrs(node: Any) -> dict[str, Any]:
 
 
 def _group_node(name: str, group: zarr.Group) -> GroupNode:
-    attrs = _attrs(group)
+    return group_node(name, _attrs(group))
+
+
+def group_node(name: str, attrs: dict[str, Any]) -> GroupNode:
+    """A group's node from its attributes: links (``_LINKS`` or v2 ``zarr_link``) apart from the rest."""
     raw_links = attrs.get("_LINKS", attrs.get("zarr_link", [])) or []
     links = [Link(str(item.get("name")), str(item.get("path", "")), str(item.get("source", ".")))
              for item in raw_links if isinstance(item, dict)]
@@ -105,9 +111,25 @@ def _group_node(name: str, group: zarr.Group) -> GroupNode:
 
 def _array_node(name: str, array: Any, identity: str) -> ArrayNode:
     attrs = _attrs(array)
+    return array_node(name, attrs, lambda squeeze: ZarrStoredArray(array, identity, squeeze), tuple(array.shape))
+
+
+def array_node(name: str, attrs: dict[str, Any], stored: Any, shape: tuple[int, ...]) -> ArrayNode:
+    """An array's node: ``_DTYPE`` (v2: ``zarr_dtype``) apart; a v2 ``(1,)`` scalar is seen as 0-d."""
     dtype = attrs.get("_DTYPE", attrs.get("zarr_dtype", ""))
-    squeeze = dtype == "scalar" and tuple(array.shape) == (1,)
+    squeeze = dtype == "scalar" and shape == (1,)
     if not isinstance(dtype, str):
         dtype = "compound"
-    return ArrayNode(name, ZarrStoredArray(array, identity, squeeze), dtype,
-                     {k: v for k, v in attrs.items() if k not in RESERVED})
+    return ArrayNode(name, stored(squeeze), dtype, {k: v for k, v in attrs.items() if k not in RESERVED})
+
+
+def read_subtree(store: Any, path: str, identity: str) -> GroupNode | None:
+    """The node tree of one group read from the store itself, bypassing consolidated metadata; None if the
+    store has no group there."""
+    try:
+        group = zarr.open_group(store, path=path.strip("/"), mode="r", use_consolidated=False, zarr_format=3)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
+        return None
+    node = read_tree(group, identity)
+    node.name = path.rstrip("/").rsplit("/", 1)[-1]
+    return node
