@@ -17,6 +17,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from nwbzarr_image.errors import SchemaError
+from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.iterators import AbstractDataChunkIterator
 
 BATCH_BYTES = 64 * 2**20   # one write spans many chunks, so zarr encodes them in parallel threads
@@ -115,7 +116,7 @@ class FrameStream:
                 if end > self.capacity:
                     self.capacity = max(end, self.capacity * GROWTH)
                     self.array.resize((self.capacity, *self.array.shape[1:]))
-                self.array[offset:end] = block
+                write_block(self.array, offset, block)
                 self.job.chunk_writes += math.ceil(end / self.unit) - offset // self.unit
                 self.job.written = end - self.start
                 self.commit(end)

@@ -13,6 +13,7 @@ from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.model.dataio import ZarrDataIO
 from nwbzarr_image.storage import defaults
 from nwbzarr_image.storage.defaults import frame_chunks
+from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.storage.stream import StreamJob, initial_shape, is_iterator
 
 NUMERIC_DTYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64", "float32", "float64",
@@ -150,4 +151,4 @@ def _fill(arr: zarr.Array, value: Any) -> None:
         # one dask chunk per stored chunk/shard: no two tasks touch the same object, so no lock
         da.store(value.rechunk(unit), arr, lock=False, compute=True)
     else:
-        arr[...] = value
+        write_block(arr, 0, np.asarray(value))  # every chunk encoded and stored on all cores
