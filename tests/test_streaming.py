@@ -295,3 +295,33 @@ def test_killed_writer_leaves_a_readable_prefix_that_append_resumes(tmp_path: Pa
         f.acquisition["m"].append(np.stack(list(frames_from(20, (16, 16))))[:, :, :] + n)
     back = nzi.read(str(path)).acquisition["m"].data
     np.testing.assert_array_equal(back[:, 5, 5].compute(), np.arange(n + 20))
+
+
+def test_chunks_are_encoded_on_several_threads(tmp_path: Path, start_time, monkeypatch) -> None:
+    import threading
+
+    import nwbzarr_image.storage.direct as direct
+
+    threads: set[str] = set()
+    original = direct.chunk_encoder
+
+    def recording(array):
+        encode = original(array)
+        if encode is None:
+            return None
+
+        def wrapped(chunk):
+            threads.add(threading.current_thread().name)
+            return encode(chunk)
+
+        return wrapped
+
+    monkeypatch.setattr(direct, "chunk_encoder", recording)
+    monkeypatch.setattr(direct.os, "cpu_count", lambda: 2)
+    direct.pool.cache_clear()
+    it = DataChunkIterator(frames_from(64, (32, 32)), dtype=np.uint16, buffer_size=16)
+    nzi.write(_file(start_time, nzi.ZarrDataIO(it, chunks=(2, 32, 32))), str(tmp_path / "f.nwb.zarr"))
+    direct.pool.cache_clear()
+    assert len({t for t in threads if t.startswith("nwbzarr-encode")}) == 2
+    data = nzi.read(str(tmp_path / "f.nwb.zarr")).acquisition["m"].data
+    np.testing.assert_array_equal(data[:, 0, 0].compute(), np.arange(64))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from nwbzarr_image.cli.convert import add_convert_parser
 from nwbzarr_image.cli.info import add_info_parser
+from nwbzarr_image.cli.validate import add_validate_parser
 from nwbzarr_image.errors import NWBZarrImageError
 
 EXIT_USAGE = 2
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_convert_parser(commands)
     add_info_parser(commands)
+    add_validate_parser(commands)
     return parser
 
 

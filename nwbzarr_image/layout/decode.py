@@ -308,6 +308,9 @@ class _Decoder:
         if isinstance(data, ArrayNode):
             ts._set_data(data.value.lazy())
             a = data.attrs
+            if "unit" not in a:
+                self.problem(f"{ts.where}: data has no 'unit' attribute, which NWB requires; "
+                             f"'{TimeSeries.DEFAULT_UNIT}' is used", path)
             ts.unit = str(a.get("unit", TimeSeries.DEFAULT_UNIT))
             ts.conversion = float(a.get("conversion", 1.0))
             ts.resolution = float(a.get("resolution", -1.0))

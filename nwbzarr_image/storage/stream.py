@@ -20,7 +20,7 @@ from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.iterators import AbstractDataChunkIterator
 
-BATCH_BYTES = 64 * 2**20   # one write spans many chunks, so zarr encodes them in parallel threads
+BATCH_BYTES = 16 * 2**20   # one write spans several chunks (encoded in parallel); small enough to pipeline
 GROWTH = 2                 # unknown length: capacity doubles, and is trimmed at the end
 
 
