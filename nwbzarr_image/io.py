@@ -12,12 +12,15 @@ from zarr.abc.store import Store
 from nwbzarr_image.errors import (
     ArgumentTypeError,
     InvalidFileWarning,
+    LayoutError,
+    NWBZarrImageError,
     PerformanceWarning,
     ReadOnlyError,
     SchemaError,
     StoreExistsError,
     StoreNotFoundError,
 )
+from nwbzarr_image.external.binding import add_num_samples, attach_resolvers, base_of
 from nwbzarr_image.layout import GroupNode, decode_file, decode_late, encode_file
 from nwbzarr_image.layout.paths import COLLECTIONS
 from nwbzarr_image.model import NWBFile, TimeSeries
@@ -56,6 +59,9 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     (with ``mode='w'`` the old file is deleted first).
     Iterator data is then streamed into place: after each flushed batch the stored shape covers exactly
     the frames written, so a killed writer leaves a readable file that ``append`` can resume.
+    ImageSeries with ``external_file`` have their files' headers read relative to the directory of ``url``:
+    ``starting_frame`` (and a given ``num_samples``) is checked against the frame counts, and ``num_samples``
+    is written from them when not given (a ``NWBRuleWarning`` says so when the files cannot be read).
     """
     if not isinstance(nwbfile, NWBFile):
         raise ArgumentTypeError(f"write: expected an NWBFile; got {type(nwbfile).__name__}.")
@@ -64,9 +70,11 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
                                 f"{mode!r}. Use open(url, 'a') to add to an existing file.")
     tree = encode_file(nwbfile)  # layout errors surface before anything is written
     if isinstance(url, Store):
+        add_num_samples(tree, nwbfile, base_of(None, url))
         _write_store(url, tree)
         return
     with stores.storage_errors(url, "write"):
+        add_num_samples(tree, nwbfile, base_of(stores.locate(url, storage_options)))
         _write_url(tree, url, storage_options, mode)
 
 
@@ -180,6 +188,7 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
             f"read {name}: the file has no consolidated metadata, so opening it lists the store and reads the "
             "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."), stacklevel=3)
     nwbfile.__dict__["_binding"] = (location, store)
+    attach_resolvers(nwbfile, location, store)
     nwbfile.__dict__["zarr_format"] = version
     if version == 3 and consolidated:
         for attr, base in COLLECTIONS.items():
@@ -206,6 +215,16 @@ def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
 
 def _read_tree(store: Store, name: str) -> tuple[GroupNode, bool, int]:
     """The node tree of a Zarr format 3 file, else of a legacy format 2 file (hdmf-zarr <= 0.13)."""
+    try:
+        return _read_tree_any(store, name)
+    except (NWBZarrImageError, OSError):
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # zarr's and json's on broken metadata
+        raise LayoutError(f"read {name}: the Zarr metadata is not valid ({type(err).__name__}: {err}); expected "
+                          "the JSON documents of an NWB Zarr file. The file is damaged.") from err
+
+
+def _read_tree_any(store: Store, name: str) -> tuple[GroupNode, bool, int]:
     try:
         root = open_root(store)
         return read_tree(root, name), is_consolidated(root), 3
@@ -269,6 +288,7 @@ class BoundFile:
         if self.mode == "r":
             raise ReadOnlyError(f"{self.location.url} is open read-only; open it with mode='a' to change it.")
         tree = encode_file(self.nwbfile)
+        add_num_samples(tree, self.nwbfile, base_of(self.location))
         store = stores.open_store(self.location, read_only=False)
         root = zarr.open_group(store, mode="r+", use_consolidated=False)
         created: list[str] = []

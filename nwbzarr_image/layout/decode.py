@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import warnings
 from datetime import datetime
 from typing import Any
@@ -138,7 +139,7 @@ def ref_path(ref: Any) -> str:
         ref = json.loads(ref)
     if isinstance(ref, dict):
         ref = ref.get("path", "")
-    return "/" + str(ref).strip().lstrip("/")
+    return "/" + posixpath.normpath("/" + str(ref).strip()).strip("/")
 
 
 class _Decoder:
@@ -146,8 +147,16 @@ class _Decoder:
         self.strict = strict
         self.ancestry = ancestry
         self.by_path: dict[str, Any] = {}
-        self.pending_links: list[tuple[Container, str, str]] = []
+        self.pending_links: list[tuple[Container, str, str, str]] = []
         self.to_check: list[tuple[Container, str]] = []
+
+    def number(self, attrs: dict[str, Any], key: str, default: float | None, path: str) -> float | None:
+        """A float attribute; a value of another type is reported and the default used."""
+        value = attrs.get(key, default)
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return None if value is None else float(value)
+        self.problem(f"attribute '{key}' must be a number; got {value!r:.60}; {default} is used", path)
+        return default
 
     def checker(self, path: str) -> Checker:
         return Checker("read", self.strict, path)
@@ -312,9 +321,9 @@ class _Decoder:
                 self.problem(f"{ts.where}: data has no 'unit' attribute, which NWB requires; "
                              f"'{TimeSeries.DEFAULT_UNIT}' is used", path)
             ts.unit = str(a.get("unit", TimeSeries.DEFAULT_UNIT))
-            ts.conversion = float(a.get("conversion", 1.0))
-            ts.resolution = float(a.get("resolution", -1.0))
-            ts.offset = float(a.get("offset", 0.0))
+            ts.conversion = self.number(a, "conversion", 1.0, f"{path}/data")
+            ts.resolution = self.number(a, "resolution", -1.0, f"{path}/data")
+            ts.offset = self.number(a, "offset", 0.0, f"{path}/data")
             if cls is TimeSeries and a.get("continuity") is not None:
                 ts.continuity = str(a["continuity"])
         elif cls is not ImageSeries and not issubclass(cls, ImageSeries):
@@ -325,7 +334,7 @@ class _Decoder:
         if isinstance(start, ArrayNode):
             ts.__dict__["_field_starting_time"] = deferred(start, lambda v: float(to_number(v)))
             if start.attrs.get("rate") is not None:
-                ts.rate = float(start.attrs["rate"])
+                ts.rate = self.number(start.attrs, "rate", None, f"{path}/starting_time")
         if isinstance(kids.get("control"), ArrayNode):
             ts.control = kids["control"].value.lazy()
         if isinstance(kids.get("control_description"), ArrayNode):
@@ -341,7 +350,7 @@ class _Decoder:
                 ts.orientation = deferred(kids["orientation"], to_text)
         for link in node.links:
             if link.name in ("data", "timestamps") or link.name in LINK_FIELDS:
-                self.pending_links.append((ts, link.name, link.path))
+                self.pending_links.append((ts, link.name, link.path, link.source))
             else:
                 ts.__dict__.setdefault("extra_links", {})[link.name] = link.path
         self.keep_children(ts, node, path, members_of(cls))
@@ -355,7 +364,12 @@ class _Decoder:
         if isinstance(ext, ArrayNode):
             ts.external_file = deferred(ext, to_texts)
             if ext.attrs.get("starting_frame") is not None:
-                ts.starting_frame = np.asarray(ext.attrs["starting_frame"], dtype=np.int64)
+                try:
+                    ts.starting_frame = np.asarray(ext.attrs["starting_frame"], dtype=np.int64).reshape(-1)
+                except (TypeError, ValueError):
+                    self.problem(f"{ts.where}: external_file's 'starting_frame' attribute is not a list of "
+                                 f"integers; got {ext.attrs['starting_frame']!r:.60}; it is ignored",
+                                 f"{ext.value.path}")
         if isinstance(kids.get("format"), ArrayNode):
             ts.format = deferred(kids["format"], to_text)
         if isinstance(kids.get("num_samples"), ArrayNode):
@@ -372,7 +386,7 @@ class _Decoder:
                 image = IMAGE_TYPES[kind]._blank(name, child.attrs.get("object_id"))
                 image.data = child.value.lazy()
                 if child.attrs.get("resolution") is not None:
-                    image.resolution = float(child.attrs["resolution"])
+                    image.resolution = self.number(child.attrs, "resolution", None, join(path, name))
                 if child.attrs.get("description") is not None:
                     image.description = str(child.attrs["description"])
                 image.extra_attrs = _extra(child.attrs, {"resolution", "description", "_ARRAY_DIMENSIONS"})
@@ -391,6 +405,10 @@ class _Decoder:
             refs = ImageReferences._blank("order_of_images", node.attrs.get("object_id"))
             refs.data = []
             for ref in np.asarray(node.value.load(), dtype=object).ravel():
+                if isinstance(ref, dict) and str(ref.get("source", ".")).strip() not in (".", "./", ""):
+                    self.problem(f"Images.order_of_images: reference {ref!r} points into another file; it is "
+                                 "left out", path)
+                    continue
                 target = self.by_path.get(ref_path(ref))
                 if isinstance(target, Image):
                     refs.data.append(target)
@@ -405,8 +423,12 @@ class _Decoder:
     # -- links and checks -----------------------------------------------------------------------
 
     def resolve_links(self) -> None:
-        for obj, name, target_path in self.pending_links:
-            norm = "/" + target_path.strip("/")
+        for obj, name, target_path, source in self.pending_links:
+            if source.strip() not in (".", "./", ""):
+                self.problem(f"{obj.where}: link '{name}' points into another file ({source!r}); links outside "
+                             "this file are not followed and the link is dropped", self._path(obj))
+                continue
+            norm = "/" + posixpath.normpath("/" + target_path).strip("/")
             member = None
             if name in ("data", "timestamps"):
                 owner_path, _, member = norm.rpartition("/")
@@ -417,6 +439,10 @@ class _Decoder:
                 self.problem(f"{obj.where}: link '{name}' points to {norm!r}, which is not in this file; the link "
                              "is dropped", self._path(obj))
                 continue
+            if name in ("data", "timestamps") and self._closes_a_cycle(obj, target, name):
+                self.problem(f"{obj.where}: link '{name}' to {norm!r} makes a cycle of links; the link is dropped",
+                             self._path(obj))
+                continue
             if name == "data":
                 obj._set_data(target)
                 for attr in ("unit", "conversion", "offset", "resolution"):
@@ -426,6 +452,18 @@ class _Decoder:
                 obj._set_timestamps(target)
             else:
                 obj.__dict__["_field_" + name] = target
+
+    @staticmethod
+    def _closes_a_cycle(obj: Any, target: Any, name: str) -> bool:
+        """Whether following ``target``'s links of the same kind leads back to ``obj``."""
+        seen: set[int] = set()
+        current = target
+        while isinstance(current, TimeSeries) and id(current) not in seen:
+            if current is obj:
+                return True
+            seen.add(id(current))
+            current = current.__dict__.get("_data" if name == "data" else "_timestamps")
+        return isinstance(current, TimeSeries)
 
     def _path(self, obj: Container) -> str:
         return obj.__dict__.get("_stored_path", "")

@@ -82,7 +82,7 @@ def read_tree(root: zarr.Group, identity: str) -> GroupNode:
     for path, member in sorted(root.members(max_depth=None), key=lambda item: item[0].count("/")):
         parent_path, _, name = path.rpartition("/")
         parent = nodes.get(parent_path)
-        if parent is None:
+        if parent is None or not safe_name(name):
             continue
         if isinstance(member, zarr.Group):
             node = _group_node(name, member)
@@ -91,6 +91,11 @@ def read_tree(root: zarr.Group, identity: str) -> GroupNode:
         else:
             parent.children[name] = _array_node(name, member, f"{identity}/{prefix}{path}")
     return tree
+
+
+def safe_name(name: str) -> bool:
+    """A node name from a file that can be written back without leaving the store."""
+    return bool(name) and name not in (".", "..") and "\\" not in name and "\x00" not in name
 
 
 def _attrs(node: Any) -> dict[str, Any]:

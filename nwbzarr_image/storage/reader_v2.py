@@ -26,7 +26,7 @@ from zarr.storage import StorePath
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import GroupNode
 from nwbzarr_image.lazy import as_dask
-from nwbzarr_image.storage.reader import array_node, group_node
+from nwbzarr_image.storage.reader import array_node, group_node, safe_name
 
 SAFE_OBJECT_FILTERS = {"vlen-utf8", "vlen-bytes", "json2", "pickle"}
 
@@ -162,13 +162,13 @@ def read_tree_v2(store: Any, identity: str) -> tuple[GroupNode, bool] | None:
     nodes: dict[str, GroupNode] = {"": tree}
     for path in groups[1:]:
         parent, _, name = path.rpartition("/")
-        if parent in nodes:
+        if parent in nodes and safe_name(name):
             nodes[path] = group_node(name, attrs_of(path))
             nodes[parent].children[name] = nodes[path]
     for path in arrays:
         parent, _, name = path.rpartition("/")
         meta = documents.get(f"{path}/.zarray")
-        if parent not in nodes or not isinstance(meta, dict):
+        if parent not in nodes or not isinstance(meta, dict) or not safe_name(name):
             continue
         attrs = attrs_of(path)
         nodes[parent].children[name] = array_node(

@@ -1,0 +1,163 @@
+"""Corrupt and hostile files: a warning naming the problem and path (or our error); strict=True raises;
+links never leave the file, link cycles do not hang, names from a file never escape the store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from builders import full_file, movie
+
+import nwbzarr_image as nzi
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "f.nwb.zarr"
+    nzi.write(full_file(), str(path))
+    return path
+
+
+def _edit(path: Path, key: str, change: Callable[[dict], None]) -> None:
+    meta_path = path / key / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
+    nzi.consolidate(str(path))
+
+
+def _attrs(**updates) -> Callable[[dict], None]:
+    return lambda meta: meta["attributes"].update(updates)
+
+
+def _links(*links: dict) -> Callable[[dict], None]:
+    return lambda meta: meta["attributes"].update(_LINKS=list(links))
+
+
+CASES = [
+    ("acquisition/vid/starting_time", _attrs(rate="fast"), "/acquisition/vid/starting_time",
+     "attribute 'rate' must be a number; got 'fast'"),
+    ("acquisition/vid/data", _attrs(conversion=[1, 2]), "/acquisition/vid/data", "attribute 'conversion' must be"),
+    ("acquisition/ext/external_file", _attrs(starting_frame="zero"), "/acquisition/ext/external_file",
+     "'starting_frame' attribute is not a list of integers"),
+    ("acquisition/vid", _links({"source": "../other.nwb.zarr", "path": "/general/devices/cam", "name": "device"}),
+     "/acquisition/vid", "points into another file ('../other.nwb.zarr'); links outside this file are not followed"),
+    ("acquisition/vid", _links({"source": ".", "path": "/../../general/devices/nothing", "name": "device"}),
+     "/acquisition/vid", "link 'device' points to '/general/devices/nothing', which is not in this file"),
+    ("acquisition/vid/data", lambda m: m["attributes"].pop("unit"), "/acquisition/vid", "data has no 'unit'"),
+    ("acquisition/vid/starting_time", _attrs(rate=-1.0), "/acquisition/vid", "rate must not be a negative value"),
+]
+
+
+@pytest.mark.parametrize(("key", "change", "path", "fragment"), CASES,
+                         ids=["rate-text", "conversion-list", "starting-frame-text", "link-other-file",
+                              "link-climbs", "no-unit", "negative-rate"])
+def test_bad_values_warn_with_the_path_and_strict_raises(good: Path, key, change, path, fragment) -> None:
+    _edit(good, key, change)
+    with pytest.warns(nzi.InvalidFileWarning) as caught:
+        nwb = nzi.read(str(good))
+    messages = [str(w.message) for w in caught if isinstance(w.message, nzi.InvalidFileWarning)]
+    assert any(fragment in m and f"(at {path})" in m for m in messages), messages
+    np.testing.assert_array_equal(nwb.acquisition["stack"].data.compute(), full_file().acquisition["stack"].data)
+    with pytest.raises(nzi.SchemaError, match=f"{fragment[:25]}.*at {path}".replace("(", r"\(").replace(")", r"\)")):
+        nzi.read(str(good), strict=True)
+
+
+def test_the_other_store_of_an_outside_link_is_never_opened(good: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.nwb.zarr"
+    _edit(good, "acquisition/vid", _links({"source": "../other.nwb.zarr", "path": "/general/devices/cam",
+                                           "name": "device"}))
+    with pytest.warns(nzi.InvalidFileWarning):
+        nwb = nzi.read(str(good))
+    assert nwb.acquisition["vid"].device is None and not other.exists()
+
+
+CYCLE = textwrap.dedent("""
+    import json, sys, warnings
+    from pathlib import Path
+    import nwbzarr_image as nzi
+    path = Path(sys.argv[1])
+    for name, other in (("a", "b"), ("b", "a")):
+        meta = json.loads((path / "acquisition" / name / "zarr.json").read_text())
+        meta["attributes"]["_LINKS"] = [{"source": ".", "path": f"/acquisition/{other}/{sys.argv[2]}",
+                                         "name": sys.argv[2]}]
+        (path / "acquisition" / name / "zarr.json").write_text(json.dumps(meta))
+    nzi.consolidate(str(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nwb = nzi.read(str(path))
+        print(nwb.acquisition["a"].data.shape, nwb.acquisition["b"].timestamps is not None)
+    print(sum("makes a cycle of links" in str(w.message) for w in caught))
+""")
+
+
+@pytest.mark.parametrize("member", ["data", "timestamps"])
+def test_a_link_cycle_does_not_hang(tmp_path: Path, start_time, member: str) -> None:
+    path = tmp_path / "f.nwb.zarr"
+    nwb = nzi.NWBFile("s", "id", start_time)
+    for name in ("a", "b"):
+        nwb.add_acquisition(nzi.ImageSeries(name, movie((2, 3, 3), np.uint8), "n.a.", timestamps=[0.0, 1.0]))
+    nzi.write(nwb, str(path))
+    for name in ("a", "b"):  # drop the member the cycle replaces
+        target = path / "acquisition" / name / member
+        for child in sorted(target.rglob("*"), reverse=True):
+            child.unlink() if child.is_file() else child.rmdir()
+        target.rmdir()
+    result = subprocess.run([sys.executable, "-c", CYCLE, str(path), member], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1"  # one of the two links closes the cycle and is dropped
+
+
+def test_invalid_root_metadata_is_our_error(good: Path) -> None:
+    (good / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {')
+    with pytest.raises(nzi.LayoutError, match=r"the Zarr metadata is not valid .*The file is damaged"):
+        nzi.read(str(good))
+
+
+def test_a_reference_into_another_file_is_left_out(tmp_path: Path) -> None:
+    import shutil
+
+    fixtures = Path(__file__).parent / "fixtures" / "legacy_v2"
+    copy = tmp_path / "v2.nwb.zarr"
+    shutil.copytree(fixtures / "images_json.nwb.zarr", copy)
+    key = copy / "stimulus/templates/template_images/order_of_images/0"
+    import numcodecs
+
+    meta = json.loads((copy / "stimulus/templates/template_images/order_of_images/.zarray").read_text())
+    codec = numcodecs.get_codec(meta["compressor"])
+    refs = numcodecs.JSON().decode(codec.decode(key.read_bytes()))
+    refs[0] = {**refs[0], "source": "../elsewhere.nwb.zarr"}
+    key.write_bytes(codec.encode(numcodecs.JSON().encode(np.asarray(refs, dtype=object))))
+    images = nzi.read(str(copy)).stimulus_template["template_images"]
+    with pytest.warns(nzi.InvalidFileWarning, match="points into another file; it is left out"):
+        order = images.order_of_images
+    assert [i.name for i in order.data] == ["gray", "rgb"]
+
+
+def test_names_that_would_escape_the_store_are_refused_or_skipped(good: Path, tmp_path: Path) -> None:
+    import shutil
+
+    meta = json.loads((good / "zarr.json").read_text())
+    meta["consolidated_metadata"]["metadata"]["acquisition/.."] = meta["consolidated_metadata"]["metadata"][
+        "acquisition/vid"]
+    (good / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(nzi.LayoutError, match=r"'\.\.' is invalid"):  # zarr refuses it: our error, nothing read
+        nzi.read(str(good))
+    legacy = tmp_path / "v2.nwb.zarr"  # legacy metadata is parsed by us: such names are skipped
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy_v2" / "images_json.nwb.zarr", legacy)
+    zmeta = json.loads((legacy / ".zmetadata").read_text())
+    for key in [k for k in zmeta["metadata"] if k.startswith("acquisition/rate_video/")]:
+        zmeta["metadata"][key.replace("acquisition/rate_video", "acquisition/..")] = zmeta["metadata"][key]
+    (legacy / ".zmetadata").write_text(json.dumps(zmeta))
+    nwb = nzi.read(str(legacy))
+    assert ".." not in list(nwb.acquisition) and "rate_video" in nwb.acquisition
+    out = tmp_path / "sub" / "copy.nwb.zarr"
+    nzi.write(nwb, str(out))
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["copy.nwb.zarr"]
