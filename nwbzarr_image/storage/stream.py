@@ -17,8 +17,8 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from nwbzarr_image.errors import SchemaError
-from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.iterators import AbstractDataChunkIterator
+from nwbzarr_image.storage.direct import write_block
 
 BATCH_BYTES = 16 * 2**20   # one write spans several chunks (encoded in parallel); small enough to pipeline
 GROWTH = 2                 # unknown length: capacity doubles, and is trimmed at the end
