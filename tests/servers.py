@@ -80,6 +80,8 @@ class S3:
     endpoint: str
     key: str
     secret: str
+    reader_key: str = ""
+    reader_secret: str = ""
 
     def options(self, **overrides: str) -> dict[str, Any]:
         """storage_options for fsspec/s3fs (endpoint and credentials, as users pass them)."""
@@ -92,7 +94,9 @@ class S3:
         return s3fs.S3FileSystem(**self.options())
 
 
-SETUP_ACTIONS = 3  # create_user, put_user_policy, create_access_key run before authentication is enforced
+SETUP_ACTIONS = 6  # two users (create_user, put_user_policy, create_access_key) before authentication is enforced
+READ_ONLY_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:HeadObject"], "Resource": "*"}]}
 
 
 @contextmanager
@@ -118,6 +122,10 @@ def s3_server() -> Iterator[S3]:
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam.put_user_policy(UserName="tester", PolicyName="all", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="tester")["AccessKey"]
-        yield S3(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        iam.create_user(UserName="reader")
+        iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(READ_ONLY_POLICY))
+        reader = iam.create_access_key(UserName="reader")["AccessKey"]
+        yield S3(endpoint, key["AccessKeyId"], key["SecretAccessKey"], reader["AccessKeyId"],
+                 reader["SecretAccessKey"])
     finally:
         server.stop()

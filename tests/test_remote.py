@@ -159,3 +159,19 @@ def test_http_missing_file_and_unreachable_server(tmp_path: Path) -> None:
     with pytest.raises((nzi.StoreUnreachableError, nzi.StoreNotFoundError)) as info:
         nzi.read(f"http://127.0.0.1:{port}/f.nwb.zarr")
     assert f"127.0.0.1:{port}" in str(info.value)
+
+
+def test_a_read_only_bucket_reads_and_refuses_writes_with_our_error(s3, bucket: str, start_time) -> None:
+    url = f"s3://{bucket}/ro.nwb.zarr"
+    frames = movie((6, 8, 8), np.uint8)
+    nzi.write(_movie_file(start_time, frames), url, storage_options=s3.options())
+    reader = s3.options(key=s3.reader_key, secret=s3.reader_secret)
+    np.testing.assert_array_equal(nzi.read(url, storage_options=reader).acquisition["m"].data.compute(), frames)
+    with nzi.open(url, "r", storage_options=reader) as f:
+        assert f.acquisition["m"].data.shape == (6, 8, 8)
+    with pytest.raises(nzi.AccessDeniedError, match="access denied"):
+        with nzi.open(url, "a", storage_options=reader) as f:
+            f.acquisition["m"].append(frames[:1], timestamps=[9.0])
+    with pytest.raises(nzi.AccessDeniedError):
+        nzi.write(_movie_file(start_time, frames), f"s3://{bucket}/new.nwb.zarr", storage_options=reader)
+    np.testing.assert_array_equal(nzi.read(url, storage_options=s3.options()).acquisition["m"].data.compute(), frames)

@@ -12,6 +12,7 @@ from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import DataChunkIterator
 from nwbzarr_image.lazy import as_dask
 from nwbzarr_image.storage.reader import open_root
+from nwbzarr_image.storage.stores import storage_errors
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes, is_iterator
 
 
@@ -27,6 +28,10 @@ class Appender:
         return open_root(self.store, mode="r+")
 
     def append(self, series: Any, data: Any, timestamps: Any) -> None:
+        with storage_errors(self.identity, "append to"):
+            self._append(series, data, timestamps)
+
+    def _append(self, series: Any, data: Any, timestamps: Any) -> None:
         where = series.where
         path = series.__dict__.get("_stored_path")
         if path is None:
