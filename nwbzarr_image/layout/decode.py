@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import warnings
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from nwbzarr_image.errors import InvalidFileWarning, LayoutError
-from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, StoredArray
+from nwbzarr_image.layout.decode_parts import ImagesAndSubject
+from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.layout.paths import COLLECTIONS, FIXED_GROUPS, ROOT_DATASETS, join
-from nwbzarr_image.layout.specs import Ancestry
+from nwbzarr_image.layout.specs import Ancestry, cached_spec_texts
+from nwbzarr_image.layout.values import deferred, to_datetime, to_number, to_text, to_texts
 from nwbzarr_image.model import (
     Device,
     GenericDataset,
@@ -21,8 +21,6 @@ from nwbzarr_image.model import (
     GrayscaleImage,
     Image,
     ImageMaskSeries,
-    ImageReferences,
-    Images,
     ImageSeries,
     IndexSeries,
     NWBFile,
@@ -30,11 +28,9 @@ from nwbzarr_image.model import (
     ProcessingModule,
     RGBAImage,
     RGBImage,
-    Subject,
     TimeSeries,
 )
 from nwbzarr_image.model.core import Checker, Container
-from nwbzarr_image.model.parse import Deferred
 
 SERIES_TYPES: dict[str, type[TimeSeries]] = {
     "TimeSeries": TimeSeries, "ImageSeries": ImageSeries, "ImageMaskSeries": ImageMaskSeries,
@@ -86,63 +82,7 @@ def decode_late(nwbfile: NWBFile, node: GroupNode | ArrayNode, path: str) -> Any
     return obj
 
 
-def cached_spec_texts(root: GroupNode) -> list[str]:
-    """The JSON texts of the schema cached in the file (read on first use only)."""
-    location = str(root.attrs.get(".specloc", "specifications")).strip("/")
-    specs = root.children.get(location)
-    texts = []
-    for _, node in specs.walk() if isinstance(specs, GroupNode) else ():
-        if isinstance(node, ArrayNode) and node.name != "namespace":
-            try:
-                texts.append(to_text(node.value.load()))
-            except Exception:
-                continue
-    return texts
-
-
-def deferred(node: ArrayNode, convert: Any = None) -> Deferred:
-    stored: StoredArray = node.value
-
-    def load() -> Any:
-        value = stored.load()
-        return convert(value) if convert is not None else value
-
-    return Deferred(load, tuple(stored.shape), getattr(stored, "dtype", None))
-
-
-def to_text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return to_text(value.reshape(-1)[0] if value.size else "")
-    return str(value)
-
-
-def to_texts(value: Any) -> list[str]:
-    return [to_text(v) for v in np.asarray(value, dtype=object).ravel()]
-
-
-def to_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(to_text(value))
-
-
-def to_number(value: Any) -> Any:
-    item = np.asarray(value).reshape(-1)[0] if np.ndim(value) else np.asarray(value)[()]
-    return item.item() if hasattr(item, "item") else item
-
-
-def ref_path(ref: Any) -> str:
-    """A reference as stored by hdmf-zarr: a plain path (0.14), or a dict / JSON dict text (<= 0.13)."""
-    if isinstance(ref, bytes):
-        ref = ref.decode("utf-8")
-    if isinstance(ref, str) and ref.lstrip().startswith("{"):
-        ref = json.loads(ref)
-    if isinstance(ref, dict):
-        ref = ref.get("path", "")
-    return "/" + posixpath.normpath("/" + str(ref).strip()).strip("/")
-
-
-class _Decoder:
+class _Decoder(ImagesAndSubject):
     def __init__(self, strict: bool, ancestry: Ancestry) -> None:
         self.strict = strict
         self.ancestry = ancestry
@@ -216,25 +156,6 @@ class _Decoder:
                 if rel in fixed or (rel == "general/subject" and f.subject is not None):
                     continue
                 f.extra_nodes["/" + rel] = self.generic(child, "/" + rel)
-
-    def subject(self, f: NWBFile, root: GroupNode) -> None:
-        node = self.group_at(root, "/general/subject")
-        if node is None or node.attrs.get("neurodata_type") != "Subject":
-            return
-        subject = Subject._blank("subject", node.attrs.get("object_id"))
-        subject.extra_attrs = _extra(node.attrs, set())
-        for name, child in node.children.items():
-            if not isinstance(child, ArrayNode) or name not in SUBJECT_FIELDS:
-                continue
-            subject.__dict__["_field_" + name] = deferred(child, to_datetime if name == "date_of_birth" else to_text)
-            if name == "age":
-                subject.age__reference = str(child.attrs.get("reference", "birth"))
-        self.keep_children(subject, node, "/general/subject", set(SUBJECT_FIELDS))
-        subject.__dict__["_stored_path"] = "/general/subject"
-        subject.parent = f
-        f.subject = subject
-
-    # -- objects --------------------------------------------------------------------------------
 
     def object(self, node: GroupNode | ArrayNode, path: str) -> Any:
         kind = node.attrs.get("neurodata_type")
@@ -374,53 +295,6 @@ class _Decoder:
             ts.format = deferred(kids["format"], to_text)
         if isinstance(kids.get("num_samples"), ArrayNode):
             ts.__dict__["_field__num_samples"] = deferred(kids["num_samples"], lambda v: int(to_number(v)))
-
-    def images(self, node: GroupNode, path: str) -> Images:
-        imgs = Images._blank(node.name, node.attrs.get("object_id"))
-        imgs.images = {}
-        imgs.description = str(node.attrs.get("description", "no description"))
-        imgs.extra_attrs = _extra(node.attrs, {"description"})
-        for name, child in node.children.items():
-            kind = child.attrs.get("neurodata_type")
-            if isinstance(child, ArrayNode) and kind in IMAGE_TYPES:
-                image = IMAGE_TYPES[kind]._blank(name, child.attrs.get("object_id"))
-                image.data = child.value.lazy()
-                if child.attrs.get("resolution") is not None:
-                    image.resolution = self.number(child.attrs, "resolution", None, join(path, name))
-                if child.attrs.get("description") is not None:
-                    image.description = str(child.attrs["description"])
-                image.extra_attrs = _extra(child.attrs, {"resolution", "description", "_ARRAY_DIMENSIONS"})
-                image.__dict__["_stored_path"] = join(path, name)
-                image.parent = imgs
-                imgs.images[name] = image
-                self.by_path[join(path, name)] = image
-        order = node.children.get("order_of_images")
-        if isinstance(order, ArrayNode):
-            imgs.__dict__["_field__order"] = self.order_of_images(order, join(path, "order_of_images"))
-        self.keep_children(imgs, node, path, set(imgs.images) | {"order_of_images"})
-        return imgs
-
-    def order_of_images(self, node: ArrayNode, path: str) -> Deferred:
-        def load() -> ImageReferences:
-            refs = ImageReferences._blank("order_of_images", node.attrs.get("object_id"))
-            refs.data = []
-            for ref in np.asarray(node.value.load(), dtype=object).ravel():
-                if isinstance(ref, dict) and str(ref.get("source", ".")).strip() not in (".", "./", ""):
-                    self.problem(f"Images.order_of_images: reference {ref!r} points into another file; it is "
-                                 "left out", path)
-                    continue
-                target = self.by_path.get(ref_path(ref))
-                if isinstance(target, Image):
-                    refs.data.append(target)
-                else:
-                    self.problem(f"Images.order_of_images: reference {ref_path(ref)!r} does not point to an "
-                                 "image of this file; it is left out", path)
-            refs.__dict__["_stored_path"] = path
-            return refs
-
-        return Deferred(load, tuple(node.value.shape))
-
-    # -- links and checks -----------------------------------------------------------------------
 
     def resolve_links(self) -> None:
         for obj, name, target_path, source in self.pending_links:

@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
+from nwbzarr_image.layout.values import to_text
+
 # the core types this library knows, and the core types defined elsewhere that extend ImageSeries
 CORE_PARENTS = {
     "TwoPhotonSeries": "ImageSeries", "OnePhotonSeries": "ImageSeries", "ImageMaskSeries": "ImageSeries",
@@ -62,3 +65,17 @@ class Ancestry:
         if self._parents is None:
             self._parents = type_parents(self._load()) if self._load is not None else {}
         return self._parents
+
+
+def cached_spec_texts(root: GroupNode) -> list[str]:
+    """The JSON texts of the schema cached in the file (read on first use only)."""
+    location = str(root.attrs.get(".specloc", "specifications")).strip("/")
+    specs = root.children.get(location)
+    texts = []
+    for _, node in specs.walk() if isinstance(specs, GroupNode) else ():
+        if isinstance(node, ArrayNode) and node.name != "namespace":
+            try:
+                texts.append(to_text(node.value.load()))
+            except Exception:
+                continue
+    return texts
