@@ -3,8 +3,10 @@
 from nwbzarr_image.errors import (
     AccessDeniedError,
     ArgumentTypeError,
+    CorruptDataError,
     InvalidFileWarning,
     LayoutError,
+    MissingChunkWarning,
     MissingDependencyError,
     NodeNotFoundError,
     NWBDeprecationWarning,
@@ -17,6 +19,14 @@ from nwbzarr_image.errors import (
     StoreExistsError,
     StoreNotFoundError,
     StoreUnreachableError,
+)
+from nwbzarr_image.external import (
+    ExternalFileError,
+    ExternalFileNotFoundError,
+    ExternalPathError,
+    ExternalVideo,
+    ExternalVideoError,
+    resolve_external,
 )
 from nwbzarr_image.io import consolidate, open, read, write  # noqa: A004
 from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
@@ -38,15 +48,18 @@ from nwbzarr_image.model import (
     TimeSeries,
     ZarrDataIO,
 )
+from nwbzarr_image.rechunk import rechunk_series
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccessDeniedError", "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
-    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries", "Images", "IndexSeries",
-    "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile",
-    "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
-    "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "__version__", "consolidate", "open", "read", "write",
+    "AccessDeniedError", "ArgumentTypeError", "CorruptDataError", "DataChunkIterator", "Device", "ExternalFileError",
+    "ExternalFileNotFoundError", "ExternalPathError", "ExternalVideo", "ExternalVideoError",
+    "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
+    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingChunkWarning", "MissingDependencyError",
+    "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning",
+    "NodeNotFoundError", "OpticalSeries", "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage",
+    "ReadOnlyError", "SchemaError", "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject",
+    "TimeSeries", "ZarrDataIO", "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external",
+    "write",
 ]

@@ -26,6 +26,10 @@ class LayoutError(NWBZarrImageError, ValueError):
     """A store does not follow the NWB Zarr layout (missing attribute, bad link, bad dtype)."""
 
 
+class CorruptDataError(LayoutError):
+    """Stored values cannot be read: a truncated or damaged chunk, or a chunk missing under ``strict=True``."""
+
+
 class NodeNotFoundError(NWBZarrImageError, KeyError):
     """A path or name does not exist in the file or collection."""
 
@@ -65,6 +69,10 @@ class InvalidFileWarning(NWBZarrImageWarning):
     """A stored value breaks an NWB rule; it is kept as stored."""
 
 
+class MissingChunkWarning(InvalidFileWarning):
+    """A chunk is not stored, so its values read as the fill value (zarr leaves out chunks equal to it)."""
+
+
 class NWBRuleWarning(NWBZarrImageWarning):
     """A new object uses a value NWB accepts but ignores or discourages."""
 
@@ -75,3 +83,7 @@ class PerformanceWarning(NWBZarrImageWarning):
 
 class NWBDeprecationWarning(NWBZarrImageWarning, DeprecationWarning):
     """A type or argument deprecated by the NWB schema is used."""
+
+
+class OutOfRangeError(NWBZarrImageError, IndexError):
+    """A frame number or frame range lies outside the frames a series holds."""

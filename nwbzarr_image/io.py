@@ -140,7 +140,7 @@ def _commit_empty(store: Store, jobs: list[StreamJob]) -> None:
 def _stream(store: Store, jobs: list[StreamJob]) -> None:
     """Fill the streamed arrays, then trim them to what was written and consolidate."""
     for job in jobs:
-        array = zarr.open_array(store, path=job.path, mode="r+")
+        array = zarr.open_array(store, path=job.path, mode="r+").with_config({"write_empty_chunks": True})
         rest = tuple(array.shape[1:])
         job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: commit_shapes(store, {p: (end, *r)})
                                   ).run()
@@ -181,7 +181,7 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
         assert location is not None
         store = stores.open_store(location, read_only=read_only)
     name = location.url if location is not None else repr(store)
-    tree, consolidated, version = _read_tree(store, name)
+    tree, consolidated, version = _read_tree(store, name, strict)
     nwbfile = decode_file(tree, strict=strict)
     if not consolidated:
         warnings.warn(PerformanceWarning(
@@ -213,10 +213,10 @@ def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
     return find
 
 
-def _read_tree(store: Store, name: str) -> tuple[GroupNode, bool, int]:
+def _read_tree(store: Store, name: str, strict: bool = False) -> tuple[GroupNode, bool, int]:
     """The node tree of a Zarr format 3 file, else of a legacy format 2 file (hdmf-zarr <= 0.13)."""
     try:
-        return _read_tree_any(store, name)
+        return _read_tree_any(store, name, strict)
     except (NWBZarrImageError, OSError):
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as err:  # zarr's and json's on broken metadata
@@ -224,10 +224,10 @@ def _read_tree(store: Store, name: str) -> tuple[GroupNode, bool, int]:
                           "the JSON documents of an NWB Zarr file. The file is damaged.") from err
 
 
-def _read_tree_any(store: Store, name: str) -> tuple[GroupNode, bool, int]:
+def _read_tree_any(store: Store, name: str, strict: bool) -> tuple[GroupNode, bool, int]:
     try:
         root = open_root(store)
-        return read_tree(root, name), is_consolidated(root), 3
+        return read_tree(root, name, strict), is_consolidated(root), 3
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError) as err:
         missing: Exception = err
     try:

@@ -1,11 +1,142 @@
-"""Zarr arrays as dask arrays whose chunks are the stored chunks (or shards, when sharded)."""
+"""Zarr arrays as dask arrays whose chunks are the stored chunks (or shards, when sharded).
+
+The zarr array behind each task is wrapped in a :class:`ZarrSource`, which pickles as the pickled array (its
+store with the ``storage_options`` it was opened with: an s3fs file system carries its endpoint and
+credentials) and is unpickled once per process: dask.distributed process workers then read from local disk,
+S3 or HTTP exactly as the client does, without opening a new file system for every task.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import threading
+import warnings
+from collections import OrderedDict
 from typing import Any
 
 import dask.array as da
+import numpy as np
 from dask.base import tokenize
+
+from nwbzarr_image.chunking import frame_chunks
+from nwbzarr_image.errors import (
+    ArgumentTypeError,
+    CorruptDataError,
+    MissingChunkWarning,
+    NWBZarrImageError,
+    StoreUnreachableError,
+)
+
+_CACHE_SIZE = 64
+_cache: OrderedDict[bytes, Any] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class ZarrSource:
+    """A zarr array as dask tasks see it: reads and writes pass through; pickles once, reopens once per process.
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The array; its store must pickle (zarr's LocalStore and FsspecStore do).
+    """
+
+    def __init__(self, array: Any, blob: bytes | None = None, pid: int | None = None, strict: bool = False) -> None:
+        self.array = array
+        self.strict = strict
+        self.shape = tuple(array.shape)
+        self.dtype = np.dtype(array.dtype)
+        self.ndim = len(self.shape)
+        self._blob = blob
+        self.pid = os.getpid() if pid is None else pid
+
+    def check_reachable(self) -> None:
+        """A store in another process's memory (``memory://``) reads as empty here: refuse instead."""
+        if self.pid != os.getpid() and is_process_local(self.array.store):
+            raise StoreUnreachableError(
+                f"{self.array.store}: a memory store lives in the process that made it; expected a store that "
+                f"other processes reach, got it in process {os.getpid()} (made in {self.pid}), e.g. a "
+                "dask.distributed worker. Write the file to a local path or s3://, or compute with "
+                "scheduler='threads'.")
+
+    def __getitem__(self, key: Any) -> Any:
+        self.check_reachable()
+        from zarr.errors import ChunkNotFoundError
+
+        where = f"/{self.array.path}" if self.array.path else repr(self.array.store)
+        try:
+            return self.array.with_config({"read_missing_chunks": False})[key]
+        except ChunkNotFoundError as err:
+            missing = str(err).split("Missing chunks:")[-1].split()
+            names = ", ".join(m.strip("'") for m in missing if m.startswith("'"))
+            if self.strict:
+                raise CorruptDataError(f"{where}: chunk(s) {names} are not stored; expected every chunk of the "
+                                       "array (strict=True). Read without strict to get the fill value.") from err
+            warnings.warn(MissingChunkWarning(
+                f"{where}: chunk(s) {names} are not stored, so their values read as the fill value "
+                f"({self.array.fill_value}); zarr leaves out chunks equal to the fill value, but a lost chunk reads "
+                "the same. Check with: nwbzarr-image validate URL."), stacklevel=2)
+            return self.array[key]
+        except NWBZarrImageError:
+            raise
+        except Exception as err:
+            raise CorruptDataError(f"{where}: the stored values at {key} cannot be decoded ({type(err).__name__}: "
+                                   f"{err}); a chunk is truncated or damaged. List them with: nwbzarr-image "
+                                   "validate --deep URL.") from err
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.check_reachable()
+        self.array[key] = value
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def blob(self) -> bytes:
+        """The pickled array (made once, however many tasks refer to it)."""
+        if self._blob is None:
+            self._blob = pickle.dumps(self.array, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._blob
+
+    def __reduce__(self) -> tuple[Any, tuple[type, bytes, int, bool]]:
+        return _restore, (type(self), self.blob(), self.pid, self.strict)
+
+    def __repr__(self) -> str:
+        return f"ZarrSource({self.array!r})"
+
+
+def _restore(cls: type[ZarrSource], blob: bytes, pid: int, strict: bool = False) -> ZarrSource:
+    return cls(reopen(blob), blob, pid, strict)
+
+
+def reopen(blob: bytes) -> Any:
+    """The zarr array pickled in ``blob``, unpickled once per process and then shared by every task using it."""
+    key = hashlib.blake2b(blob, digest_size=20).digest()
+    with _cache_lock:
+        array = _cache.get(key)
+        if array is not None:
+            _cache.move_to_end(key)
+    if array is None:
+        array = pickle.loads(blob)  # our own pickle of a zarr array, carried in the task graph
+        with _cache_lock:
+            _cache[key] = array
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return array
+
+
+def is_process_local(store: Any) -> bool:
+    """Whether a zarr store lives in this process's memory, where other processes cannot reach it."""
+    from zarr.storage import FsspecStore, MemoryStore
+
+    if isinstance(store, MemoryStore):
+        return True
+    if isinstance(store, FsspecStore):
+        fs = getattr(store.fs, "sync_fs", store.fs)
+        protocol = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+        return "memory" in protocol
+    return False
 
 
 def storage_chunks(array: Any) -> tuple[int, ...]:
@@ -14,13 +145,30 @@ def storage_chunks(array: Any) -> tuple[int, ...]:
     return tuple(shards) if shards else tuple(array.chunks)
 
 
-def as_dask(array: Any, identity: str) -> da.Array:
+def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     """A dask array over a zarr array: one task per stored chunk/shard, nothing read until computed.
 
     ``identity`` (store URL + node path) names the graph deterministically without hashing any data.
     """
     chunks = storage_chunks(array) if array.ndim else ()
-    name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks)
+    name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks, strict)
+    source = ZarrSource(array, strict=strict)
     if array.ndim == 0:
-        return da.from_array(array, chunks=(), name=name, asarray=True, inline_array=True)
-    return da.from_array(array, chunks=chunks, name=name, asarray=True, fancy=False, inline_array=True)
+        return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)
+    return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=False, inline_array=True)
+
+
+def as_lazy(data: Any, where: str) -> da.Array:
+    """Any array-like as a dask array: dask as is, zarr arrays by their stored chunks, numpy by whole frames."""
+    if isinstance(data, da.Array):
+        return data
+    if hasattr(data, "lazy") and hasattr(data, "load"):  # a stored array not yet loaded
+        return data.lazy()
+    if hasattr(data, "store_path") and hasattr(data, "chunks"):  # a zarr array
+        return as_dask(data, f"{data.store_path}")
+    if hasattr(data, "__next__") and not hasattr(data, "__array__"):
+        raise ArgumentTypeError(f"{where}: expected array data; got a {type(data).__name__}, whose frames are only "
+                                "read when the file is written. Write the file, then use the series read back: "
+                                "nzi.read(url).")
+    array = np.asarray(data)
+    return da.from_array(array, chunks=frame_chunks(array.shape, array.dtype) if array.ndim else ())

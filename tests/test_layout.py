@@ -18,7 +18,8 @@ class MemoryArray:
     """A StoredArray backed by a numpy array (what the reader would hand over)."""
 
     def __init__(self, values: object, path: str) -> None:
-        self.values = np.asarray(values)
+        text = isinstance(values, str) or (isinstance(values, list) and values and isinstance(values[0], str))
+        self.values = np.asarray(values, dtype=object if text else None)  # numpy's "<U" would drop trailing NULs
         self.shape = self.values.shape
         self.dtype = self.values.dtype
         self.path = path

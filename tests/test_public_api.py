@@ -9,13 +9,15 @@ import sys
 import nwbzarr_image as nzi
 
 PUBLIC = {
-    "AccessDeniedError", "ArgumentTypeError", "DataChunkIterator", "Device", "GenericDataChunkIterator",
-    "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries", "Images", "IndexSeries",
-    "InvalidFileWarning", "LayoutError", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile",
-    "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning", "NodeNotFoundError", "OpticalSeries",
-    "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
-    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "__version__", "consolidate", "open", "read", "write",
+    "AccessDeniedError", "ArgumentTypeError", "CorruptDataError", "DataChunkIterator", "Device", "ExternalFileError",
+    "ExternalFileNotFoundError", "ExternalPathError", "ExternalVideo", "ExternalVideoError",
+    "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
+    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingChunkWarning", "MissingDependencyError",
+    "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning",
+    "NodeNotFoundError", "OpticalSeries", "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage",
+    "ReadOnlyError", "SchemaError", "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject",
+    "TimeSeries", "ZarrDataIO", "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external",
+    "write",
 }
 
 

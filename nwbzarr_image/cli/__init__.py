@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from nwbzarr_image.cli.convert import add_convert_parser
 from nwbzarr_image.cli.info import add_info_parser
+from nwbzarr_image.cli.preview import add_preview_parser
 from nwbzarr_image.cli.validate import add_validate_parser
+from nwbzarr_image.cli.view import add_view_parser
 from nwbzarr_image.errors import NWBZarrImageError
 
 EXIT_USAGE = 2
@@ -20,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_convert_parser(commands)
     add_info_parser(commands)
     add_validate_parser(commands)
+    add_preview_parser(commands)
+    add_view_parser(commands)
     return parser
 
 

@@ -37,6 +37,9 @@ def add_convert_parser(commands: Any) -> None:
     p.add_argument("--compressor", default="default", metavar="CODEC",
                    help=f"one of {', '.join(COMPRESSORS)} (default: Blosc zstd 3, the measured default)")
     p.add_argument("--session-start", help="ISO 8601 session start time (default: the input file's mtime, UTC)")
+    p.add_argument("--external", action="store_true",
+                   help="reference the video instead of copying its frames (format 'external'; the path is stored "
+                        "relative to OUTPUT's directory when both are local)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(run=run_convert)
@@ -113,6 +116,8 @@ def _session_start(args: argparse.Namespace) -> datetime:
 
 def run_convert(args: argparse.Namespace) -> int:
     parse_compressor(args.compressor)  # bad options fail before the input is opened
+    if args.external:
+        return run_external(args)
     source, container_rate = open_source(args.input, progress=not args.no_progress)
     rate = args.rate if args.rate is not None else container_rate
     if rate is None or rate <= 0:
@@ -130,4 +135,51 @@ def run_convert(args: argparse.Namespace) -> int:
     io.write(nwb, args.output, mode="w" if args.overwrite else "w-")
     shape = "x".join(str(n) for n in source.maxshape)
     print(f"wrote {type(series).__name__} '{name}' ({shape} {source.dtype}, {rate:g} Hz) to {args.output}")
+    return 0
+
+
+def stored_path(video: str, output: str) -> str:
+    """The path to store for ``video``: relative to OUTPUT's directory when both are local, else absolute."""
+    if "://" in output or "::" in output:
+        return os.path.abspath(video)
+    out_dir = os.path.dirname(os.path.abspath(output.rstrip("/")))
+    try:
+        return Path(os.path.relpath(os.path.abspath(video), out_dir)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return os.path.abspath(video)
+
+
+def run_external(args: argparse.Namespace) -> int:
+    """``convert --external``: an ImageSeries that references the video (format 'external'), frames not copied."""
+    given = [flag for flag, value in (("--frames-per-chunk", args.frames_per_chunk), ("--shards", args.shards),
+                                      ("--compressor", None if args.compressor == "default" else args.compressor))
+             if value is not None]
+    if given:
+        raise ArgumentTypeError(f"convert --external: {', '.join(given)} set how frames are stored; got them with "
+                                "--external, which stores no frames. Drop them, or drop --external.")
+    if not os.path.isfile(args.input):
+        raise StoreNotFoundError(f"convert: input {args.input!r} does not exist or is not a file.")
+    if Path(args.input).suffix.lower() not in VIDEO_SUFFIXES:
+        raise SchemaError(f"convert --external: {args.input!r} is not a video; expected one of "
+                          f"{', '.join(sorted(VIDEO_SUFFIXES))}. Convert TIFF and .npy movies without --external.")
+    from nwbzarr_image.iterators.video import probe_video
+
+    info = probe_video(args.input)
+    rate = args.rate if args.rate is not None else info.rate
+    if rate is None or not rate > 0:
+        raise SchemaError(f"convert: {args.input!r} has no frame rate; pass --rate <frames per second>.")
+    name = args.name or Path(args.input).stem
+    path = stored_path(args.input, args.output)
+    options: dict[str, Any] = {"unit": args.unit, "format": "external", "external_file": [path],
+                               "starting_frame": [0], "rate": float(rate), "num_samples": info.num_frames,
+                               "description": args.description or f"frames in {Path(args.input).name}"}
+    series = OpticalSeries(name, **options) if args.kind == "optical" else ImageSeries(name, **options)
+    nwb = NWBFile(f"{name} referenced by nwbzarr-image", str(uuid.uuid4()), _session_start(args))
+    nwb.add_acquisition(series)
+    io.write(nwb, args.output, mode="w" if args.overwrite else "w-")
+    print(f"wrote {type(series).__name__} '{name}' referencing {path} ({info.num_frames} frames, {rate:g} Hz) "
+          f"to {args.output}")
+    if path.startswith("../") or os.path.isabs(path):
+        print(f"note: {path} is outside the output's directory; readers must allow it: "
+              "series.external_frames(allowed_roots=[...]) or allow_outside=True")
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 import zarr
 
 from nwbzarr_image import io
+from nwbzarr_image.external.resolver import describe_files
 from nwbzarr_image.model import Image, Images, ImageSeries, NWBFile, TimeSeries
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.reader import open_root
@@ -55,10 +56,26 @@ def series_lines(path: str, series: TimeSeries, root: zarr.Group) -> list[str]:
     lines.append(f"    timing: {timing}, {series.num_samples} samples, duration "
                  f"{'unknown' if duration is None else f'{duration:.3f} s'}")
     if isinstance(series, ImageSeries) and series.external_file is not None:
-        lines.append(f"    external files: {list(series.external_file)} (starting frames "
-                     f"{list(map(int, series.starting_frame))})")
+        lines += external_lines(series)
     if series.description and series.description != "no description":
         lines.append(f"    description: {series.description}")
+    return lines
+
+
+def external_lines(series: ImageSeries) -> list[str]:
+    """One line per external file: path as stored, starting frame, frame count and stream (or why not read)."""
+    rows = describe_files(series)
+    counted = [video.num_frames for _, _, video, _ in rows if video is not None]
+    total = f", {sum(counted)} frames in all" if len(counted) == len(rows) else ""
+    lines = [f"    external files: {len(rows)}{total} (format {series.format!r}, num_samples "
+             f"{series.explicit_num_samples if series.explicit_num_samples is not None else 'not stored'})"]
+    for text, start, video, why in rows:
+        if video is None:
+            lines.append(f"      {text}  starting frame {start}, not read: {why}")
+            continue
+        frame = "x".join(str(n) for n in video.frame_shape)
+        lines.append(f"      {text}  starting frame {start}, {video.num_frames} frames ({frame} {video.dtype}, "
+                     f"{video.codec}, {video.rate:g} Hz)")
     return lines
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -185,6 +187,71 @@ class ImageSeries(TimeSeries):
     def explicit_num_samples(self) -> int | None:
         """The ``num_samples`` given by the user or stored in the file (written only when given)."""
         return self._num_samples
+
+    def external_video(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = (),
+                       color: bool | None = None) -> Any:
+        """Open the external video files (headers only) as one :class:`~nwbzarr_image.external.ExternalVideo`.
+
+        Parameters
+        ----------
+        allow_outside : bool
+            Accept absolute paths, URLs and relative paths that leave the NWB file's directory.
+        allowed_roots : iterable of str or os.PathLike
+            Directories or URL prefixes outside the NWB file's directory whose files are accepted.
+        color : bool, optional
+            True for RGB frames, False for grayscale; default: grayscale only when the streams are.
+
+        Returns
+        -------
+        ExternalVideo
+            ``.to_dask(frames_per_chunk)``, ``.read(start, stop)``, ``.frame_counts``, ``.frames_decoded``.
+
+        Raises
+        ------
+        ExternalPathError
+            A path is absolute or leaves the NWB file's directory, and was not allowed (a PermissionError).
+        ExternalFileNotFoundError
+            A file does not exist (a FileNotFoundError).
+        ExternalVideoError
+            A file is not a readable video, or the frame counts disagree with starting_frame/num_samples.
+
+        Notes
+        -----
+        Relative paths resolve against the directory holding the NWB file it was read from (any fsspec URL),
+        else against the current working directory.
+        """
+        if raw(self, "external_file") is None:
+            raise SchemaError(f"{self.where}: has no external_file; expected a series with format='external'. "
+                              "Its frames are in .data.")
+        from nwbzarr_image.external.resolver import ExternalResolver  # dask and fsspec only when used
+
+        resolver = self.__dict__.get("_external_resolver")
+        owner = self.parent
+        while resolver is None and owner is not None:
+            resolver = owner.__dict__.get("_external_resolver")
+            owner = getattr(owner, "parent", None)
+        resolver = resolver or ExternalResolver.cwd()
+        return resolver.video(self, allow_outside=allow_outside, allowed_roots=allowed_roots, color=color)
+
+    def external_frames(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = (),
+                        frames_per_chunk: int = 32, color: bool | None = None) -> Any:
+        """All frames of all external files, in order, as one lazy dask array decoded with PyAV on demand.
+
+        Parameters
+        ----------
+        allow_outside, allowed_roots, color :
+            As in :meth:`external_video`.
+        frames_per_chunk : int
+            Frames per dask chunk; a chunk never spans two files. Reading a chunk seeks to the keyframe at or
+            before it; reading chunks in order decodes each frame once.
+
+        Returns
+        -------
+        dask.array.Array
+            Shape ``(frames, height, width)`` (uint8, uint16 for deep gray) or ``(frames, height, width, 3)``.
+        """
+        return self.external_video(allow_outside=allow_outside, allowed_roots=allowed_roots,
+                                   color=color).to_dask(frames_per_chunk)
 
 
 class ImageMaskSeries(ImageSeries):

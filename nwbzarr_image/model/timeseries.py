@@ -297,6 +297,50 @@ class TimeSeries(Container):
         """``data * conversion + offset`` as a numpy array (reads all of the data)."""
         return np.asarray(unwrap(self.data)) * self.conversion + self.offset
 
+    def data_in_units(self, dtype: Any = None) -> Any:
+        """``data * conversion + offset`` as a lazy dask array: nothing is read until it is computed.
+
+        Parameters
+        ----------
+        dtype : numpy dtype, optional
+            Compute in this dtype (e.g. ``np.float32`` to halve the memory of float64); by default NumPy's
+            promotion: float64 for integer data, the data's own precision for float data.
+
+        Returns
+        -------
+        dask.array.Array
+            Chunked like ``data`` (the stored chunks for a series read from a file).
+        """
+        from nwbzarr_image.xr import data_in_units
+
+        return data_in_units(self, unwrap(self.data), dtype)
+
+    def to_xarray(self, in_units: bool = False) -> Any:
+        """The series as an ``xarray.DataArray`` over its lazy data (needs the optional xarray).
+
+        Parameters
+        ----------
+        in_units : bool
+            Apply ``conversion`` and ``offset`` (lazily); the attrs then say conversion 1.0 and offset 0.0.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``("frame", "x", "y"[, "z"])`` for image series (``"color"`` for a 4-D OpticalSeries; other
+            series ``("sample", "dim_1", ...)``), a ``time`` coordinate in seconds along the first dim (the
+            timestamps, lazy when read from a file, or ``starting_time + arange(n) / rate``), and attrs
+            ``unit``, ``conversion``, ``offset``, ``resolution``, ``description``, ``neurodata_type``.
+
+        Raises
+        ------
+        MissingDependencyError
+            When xarray is not installed (``pip install "nwbzarr-image[xarray]"``).
+        """
+        from nwbzarr_image.xr import to_xarray
+
+        stamps = self.timestamps
+        return to_xarray(self, unwrap(self.data), unwrap(stamps) if stamps is not None else None, in_units)
+
 
 def _parse_data_or_link(where: str, data: Any, shapes: list[tuple[int | None, ...]] | None,
                         fix: str = "") -> Any:

@@ -42,8 +42,9 @@ class Appender:
                               "series; append to the series that holds them.")
         key = path.strip("/")
         root = self._root()
-        array = root[f"{key}/data"]
+        array = root[f"{key}/data"].with_config({"write_empty_chunks": True})
         stamps = root[f"{key}/timestamps"] if series.timestamps is not None else None
+        stamps = stamps.with_config({"write_empty_chunks": True}) if stamps is not None else None
         source = data if is_iterator(data) else self._frames(where, data, array)
         if stamps is None and timestamps is not None:
             raise SchemaError(f"{where}: the series is timed by rate ({series.rate} Hz); got timestamps. Append "

@@ -17,8 +17,9 @@ RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 class ZarrStoredArray:
     """A zarr array seen by the decoder: shape and dtype now, values on demand (see ``StoredArray``)."""
 
-    def __init__(self, array: Any, identity: str, squeeze: bool = False) -> None:
+    def __init__(self, array: Any, identity: str, squeeze: bool = False, strict: bool = False) -> None:
         self.array = array
+        self.strict = strict
         self.identity = identity
         self.squeeze = squeeze
         self.shape = () if squeeze else tuple(array.shape)
@@ -38,7 +39,7 @@ class ZarrStoredArray:
         return value
 
     def lazy(self) -> Any:
-        return as_dask(self.array, self.identity)
+        return as_dask(self.array, self.identity, self.strict)
 
     def __repr__(self) -> str:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
@@ -74,7 +75,7 @@ def is_consolidated(root: zarr.Group) -> bool:
     return root.metadata.consolidated_metadata is not None
 
 
-def read_tree(root: zarr.Group, identity: str) -> GroupNode:
+def read_tree(root: zarr.Group, identity: str, strict: bool = False) -> GroupNode:
     """The whole node tree, from the root's (consolidated) metadata: no chunk is read."""
     tree = _group_node("", root)
     nodes: dict[str, GroupNode] = {"": tree}
@@ -89,7 +90,7 @@ def read_tree(root: zarr.Group, identity: str) -> GroupNode:
             nodes[path] = node
             parent.children[name] = node
         else:
-            parent.children[name] = _array_node(name, member, f"{identity}/{prefix}{path}")
+            parent.children[name] = _array_node(name, member, f"{identity}/{prefix}{path}", strict)
     return tree
 
 
@@ -114,9 +115,10 @@ def group_node(name: str, attrs: dict[str, Any]) -> GroupNode:
     return GroupNode(name, {k: v for k, v in attrs.items() if k not in RESERVED}, links)
 
 
-def _array_node(name: str, array: Any, identity: str) -> ArrayNode:
+def _array_node(name: str, array: Any, identity: str, strict: bool) -> ArrayNode:
     attrs = _attrs(array)
-    return array_node(name, attrs, lambda squeeze: ZarrStoredArray(array, identity, squeeze), tuple(array.shape))
+    return array_node(name, attrs, lambda squeeze: ZarrStoredArray(array, identity, squeeze, strict),
+                      tuple(array.shape))
 
 
 def array_node(name: str, attrs: dict[str, Any], stored: Any, shape: tuple[int, ...]) -> ArrayNode:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 from fsspec.implementations.cached import CachingFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
@@ -86,8 +87,6 @@ def _async_fs(fs: Any) -> Any:
     """An asynchronous instance of ``fs``; wrapper file systems (simplecache::, filecache::) are run in threads."""
     if getattr(fs, "async_impl", False) and getattr(fs, "asynchronous", False):
         return fs
-    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
-
     if isinstance(fs, CachingFileSystem):
         return _CachedAsync(fs, asynchronous=True)
     if not getattr(fs, "async_impl", False):
@@ -97,28 +96,20 @@ def _async_fs(fs: Any) -> Any:
     return _make_async(fs)
 
 
-def _cached_async_class() -> type:
-    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+class _CachedAsync(AsyncFileSystemWrapper):  # type: ignore[misc]
+    """Reads through the cache: fsspec's caching file systems cache ``cat``/``open``, not ``cat_file``.
+    Defined at module level so that lazily read arrays pickle for dask.distributed workers."""
 
-    class CachedAsync(AsyncFileSystemWrapper):  # type: ignore[misc]
-        """Reads through the cache: fsspec's caching file systems cache ``cat``/``open``, not ``cat_file``."""
+    def __init__(self, fs: Any, asynchronous: bool) -> None:
+        super().__init__(fs, asynchronous=asynchronous)
+        self._cat_file = self._cat_cached  # the wrapper binds its own per instance
 
-        def __init__(self, fs: Any, asynchronous: bool) -> None:
-            super().__init__(fs, asynchronous=asynchronous)
-            self._cat_file = self._cat_cached  # the wrapper binds its own per instance
+    async def _cat_cached(self, path: str, start: int | None = None, end: int | None = None,
+                          **kwargs: Any) -> bytes:
+        import asyncio
 
-        async def _cat_cached(self, path: str, start: int | None = None, end: int | None = None,
-                              **kwargs: Any) -> bytes:
-            import asyncio
-
-            data = await asyncio.to_thread(self.sync_fs.cat, path)
-            return data[start:end] if start is not None or end is not None else data
-
-    return CachedAsync
-
-
-def _CachedAsync(fs: Any, asynchronous: bool) -> Any:  # noqa: N802 - a class made on first use
-    return _cached_async_class()(fs, asynchronous=asynchronous)
+        data = await asyncio.to_thread(self.sync_fs.cat, path)
+        return data[start:end] if start is not None or end is not None else data
 
 
 def remove(location: Location, path: str) -> None:

@@ -12,6 +12,7 @@ from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.model.dataio import ZarrDataIO
 from nwbzarr_image.storage import defaults
+from nwbzarr_image.storage.dask_store import recommended_chunks, store_dask
 from nwbzarr_image.storage.defaults import frame_chunks
 from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.storage.stream import StreamJob, initial_shape, is_iterator
@@ -83,7 +84,10 @@ def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
         # The value is also the fill value: the array needs no chunk, and a reader gets it from metadata.
         group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs, overwrite=True)
         return None
-    arr = _create(group, node, shape, dtype, None if is_text else value.dtype, io, None)
+    # dask frames and series without explicit chunks are stored in chunks their tasks cover whole (no rechunk)
+    recommended = (recommended_chunks(value) if isinstance(value, da.Array) and node.role in ("frames", "series")
+                   else None)
+    arr = _create(group, node, shape, dtype, None if is_text else value.dtype, io, recommended)
     if all(shape):
         _fill(arr, value)
     return None
@@ -99,6 +103,7 @@ def _create(group: zarr.Group, node: ArrayNode, shape: tuple[int, ...], dtype: A
         serializer=io.serializer if io is not None and io.serializer is not None else "auto",
         fill_value=io.fillvalue if io is not None and io.fillvalue is not None else None,
         attributes={"_DTYPE": node.dtype or np.dtype(numeric).name, **node.attrs}, overwrite=True,
+        config={"write_empty_chunks": True},  # every chunk stored: a missing one always means a lost one
     )
 
 
@@ -147,8 +152,7 @@ def _compressors(node: ArrayNode, dtype: Any, io: ZarrDataIO | None) -> Any:
 
 def _fill(arr: zarr.Array, value: Any) -> None:
     if isinstance(value, da.Array):
-        unit = tuple(arr.shards) if arr.shards else tuple(arr.chunks)
-        # one dask chunk per stored chunk/shard: no two tasks touch the same object, so no lock
-        da.store(value.rechunk(unit), arr, lock=False, compute=True)
+        # in parallel on the active dask scheduler; each task writes whole chunks/shards, so no lock
+        store_dask(arr, value)
     else:
         write_block(arr, 0, np.asarray(value))  # every chunk encoded and stored on all cores
