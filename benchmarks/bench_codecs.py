@@ -64,6 +64,7 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import zarr
+from _report import Report  # benchmarks/_report.py: run the scripts from the repository root
 from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, ZstdCodec
 
@@ -83,19 +84,6 @@ RESULTS_PATH = Path(__file__).resolve().parent / "results" / "bench_codecs.txt"
 # --------------------------------------------------------------------------- output
 
 
-class Report:
-    """Collects printed lines so they can also be written to the results file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.lines.append(line)
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.lines) + "\n")
 
 
 # --------------------------------------------------------------------------- candidates

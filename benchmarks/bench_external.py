@@ -57,6 +57,7 @@ from typing import Any
 import av
 import dask
 import numpy as np
+from _report import Report  # benchmarks/_report.py: run the scripts from the repository root
 
 import nwbzarr_image as nzi
 
@@ -65,19 +66,6 @@ HEIGHT, WIDTH, RATE, SEED = 480, 640, 30, 20240607
 START = datetime.datetime(2024, 1, 2, 9, 0, tzinfo=datetime.UTC)
 
 
-class Report:
-    """Collects printed lines so they can also be written to the results file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.lines.append(line)
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.lines) + "\n")
 
 
 def make_video(path: Path, frames: int, gop: int) -> None:

@@ -85,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _report import Report  # benchmarks/_report.py: run the scripts from the repository root
 
 SEED = 20240607
 DEFAULT_SERIES = 8
@@ -135,19 +136,6 @@ CONFIGS = (
 # --------------------------------------------------------------------------- output
 
 
-class Report:
-    """Collects printed lines so they can also be written to the results file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.lines.append(line)
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.lines) + "\n")
 
 
 # --------------------------------------------------------------------------- counting HTTP server

@@ -92,6 +92,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _report import Report  # benchmarks/_report.py: run the scripts from the repository root
 
 SEED = 20240607
 FRAME_SHAPE = (512, 512)
@@ -121,19 +122,6 @@ RESULT_TAG = "BENCH_WRITE_RESULT "
 # --------------------------------------------------------------------------- output
 
 
-class Report:
-    """Collects printed lines so they can also be written to the results file."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def emit(self, line: str = "") -> None:
-        print(line, flush=True)
-        self.lines.append(line)
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.lines) + "\n")
 
 
 # --------------------------------------------------------------------------- synthetic data

@@ -28,6 +28,7 @@ from nwbzarr_image.iterators.video import (
     _output_format,
     _PacketScan,
     _rate,
+    scan_demuxed,
 )
 
 MAX_IDLE = 2  # decoders kept open per file, for reads that continue where another stopped
@@ -154,18 +155,8 @@ class VideoFile:
             return self._scan
         av = _import_av()
         container, handle, stream = self._open()
-        pts: list[int] = []
-        keys: list[int] = []
-        count = 0
         try:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                count += 1
-                if packet.pts is not None:
-                    pts.append(packet.pts)
-                    if packet.is_keyframe:
-                        keys.append(packet.pts)
+            self._scan = scan_demuxed(container, stream)
         except av.FFmpegError as err:
             raise ExternalVideoError(f"{self.where}: cannot read the packets of external file {self.target.text!r}; "
                                      f"got {type(err).__name__}: {err}. Check that the file is complete.") from err
@@ -173,12 +164,6 @@ class VideoFile:
             container.close()
             if handle is not None:
                 handle.close()
-        if len(pts) != count or len(set(pts)) != count:
-            self._scan = _PacketScan(count, None, ())
-        else:
-            ordered = sorted(pts)
-            self._scan = _PacketScan(count, tuple(ordered),
-                                     tuple(sorted(bisect.bisect_left(ordered, k) for k in keys)))
         return self._scan
 
     def keyframe_before(self, index: int) -> int:

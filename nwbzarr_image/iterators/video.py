@@ -78,31 +78,39 @@ def _open_stream(path: str) -> tuple[Any, Any]:
     return container, stream
 
 
+def scan_demuxed(container: Any, stream: Any) -> _PacketScan:
+    """One demux pass over ``stream`` (no decoding): frame count, sorted pts and keyframe indices.
+
+    Raises ``av.FFmpegError`` for a damaged file; callers turn it into their own error.
+    """
+    pts: list[int] = []
+    keys: list[int] = []
+    count = 0
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.is_discard:
+            continue
+        count += 1
+        if packet.pts is not None:
+            pts.append(packet.pts)
+            if packet.is_keyframe:
+                keys.append(packet.pts)
+    if len(pts) != count or len(set(pts)) != count:
+        return _PacketScan(count, None, ())
+    ordered = sorted(pts)
+    return _PacketScan(len(ordered), tuple(ordered), tuple(sorted(bisect.bisect_left(ordered, k) for k in keys)))
+
+
 def _scan_packets(path: str) -> _PacketScan:
     """Demux (without decoding) every packet of the video stream."""
     av = _import_av()
     container, stream = _open_stream(path)
-    pts: list[int] = []
-    keys: list[int] = []
-    count = 0
     try:
-        for packet in container.demux(stream):
-            if packet.size == 0 or packet.is_discard:
-                continue
-            count += 1
-            if packet.pts is not None:
-                pts.append(packet.pts)
-                if packet.is_keyframe:
-                    keys.append(packet.pts)
+        return scan_demuxed(container, stream)
     except av.FFmpegError as err:
         raise SchemaError(f"{_NAME} '{path}': cannot read the packets of the video stream; got "
                           f"{type(err).__name__}: {err}. Check that the file is complete.") from err
     finally:
         container.close()
-    if len(pts) != count or len(set(pts)) != count:
-        return _PacketScan(count, None, ())
-    ordered = sorted(pts)
-    return _PacketScan(len(ordered), tuple(ordered), tuple(sorted(bisect.bisect_left(ordered, k) for k in keys)))
 
 
 def _is_gray(pix_fmt: str | None) -> bool:
