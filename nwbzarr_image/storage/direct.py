@@ -11,9 +11,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numcodecs
@@ -22,6 +24,7 @@ import zarr
 from zarr.codecs import BloscCodec, BytesCodec, ZstdCodec
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import LocalStore
 
 SHUFFLES = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
             "bitshuffle": numcodecs.Blosc.BITSHUFFLE}
@@ -61,6 +64,19 @@ def chunk_encoder(array: zarr.Array) -> Callable[[np.ndarray], bytes] | None:
     return encode
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write a chunk file as zarr's LocalStore does (a temporary file renamed into place: readers never see a
+    partial chunk), without a round trip through zarr's event loop."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
     """``array[start:start + len(block)] = block``: whole chunks are encoded here in parallel and stored
     directly; a block that does not start on a chunk boundary goes through zarr."""
@@ -76,6 +92,7 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
 
     store = array.store_path.store
     proto = default_buffer_prototype()
+    local_root = Path(store.root) if isinstance(store, LocalStore) else None
 
     def one(index: tuple[int, ...]) -> None:
         region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks, strict=True))
@@ -85,8 +102,12 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
             padded[tuple(slice(0, n) for n in piece.shape)] = piece
             piece = padded
         key = array.metadata.chunk_key_encoding.encode_chunk_key((index[0] + start // step, *index[1:]))
+        full_key = f"{array.path}/{key}" if array.path else key
         # stored by the thread that encoded it: writes overlap with the other chunks' encoding
-        sync(store.set(f"{array.path}/{key}" if array.path else key, proto.buffer.from_bytes(encode(piece))))
+        if local_root is not None:
+            write_file(local_root / full_key, encode(piece))
+        else:
+            sync(store.set(full_key, proto.buffer.from_bytes(encode(piece))))
 
     for _ in pool().map(one, itertools.product(*grid)):
         pass
