@@ -189,3 +189,22 @@ def test_every_chunk_is_stored_even_when_it_equals_the_fill_value(tmp_path: Path
                                         rate=1.0))
     nzi.write(nwb, str(tmp_path / "f.nwb.zarr"))
     assert sorted(p.name for p in (tmp_path / "f.nwb.zarr/acquisition/z/data/c").iterdir()) == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("dtype", ["object_reference", 5, None, "str"], ids=["ref", "int", "null", "str"])
+def test_a_wrong_dtype_attribute_does_not_break_reading(good: Path, dtype) -> None:
+    _edit(good, "acquisition/vid/data", _attrs(_DTYPE=dtype))
+    data = nzi.read(str(good)).acquisition["vid"].data
+    np.testing.assert_array_equal(data.compute(), full_file().acquisition["vid"].data)
+
+
+def test_shape_metadata_larger_than_the_data_warns_for_the_missing_frames(good: Path) -> None:
+    def grow(meta: dict) -> None:
+        meta["shape"][0] = 12  # 6 frames were written, in one chunk of 6
+
+    _edit(good, "acquisition/vid/data", grow)
+    data = nzi.read(str(good)).acquisition["vid"].data  # timed by rate: no length to compare with
+    with pytest.warns(nzi.MissingChunkWarning, match=r"/acquisition/vid/data: chunk\(s\) c/1/0/0 are not stored"):
+        values = data.compute()
+    np.testing.assert_array_equal(values[:6], full_file().acquisition["vid"].data)
+    assert not values[6:].any()
