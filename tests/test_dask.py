@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dask.array as da
+import distributed
 import numpy as np
 import pytest
 import zarr
@@ -19,8 +20,6 @@ from zarr.storage import LocalStore
 
 import nwbzarr_image as nzi
 from nwbzarr_image.lazy import ZarrSource
-
-distributed = pytest.importorskip("distributed")
 
 # The scheduler always serves HTTP (health, metrics); with dashboard_address=None it tries port 8787 first and, when
 # another cluster holds it, warns and leaks the failed socket. A free loopback port avoids both (no dashboard is

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import av
 import fsspec
 import numpy as np
 import pytest
@@ -16,8 +17,6 @@ import zarr
 import nwbzarr_image as nzi
 from nwbzarr_image.cli import main
 from nwbzarr_image.external import ExternalBase, resolve_external
-
-av = pytest.importorskip("av")
 
 HEIGHT, WIDTH, RATE = 48, 64, 25
 GOP10 = {"g": "10", "keyint_min": "10", "sc_threshold": "0", "bframes": "2"}
@@ -138,8 +137,9 @@ def test_stores_what_nwb_stores(tmp_path: Path) -> None:
     assert root["acquisition/cam/format"][...] == "external" and int(root["acquisition/cam/num_samples"][...]) == 30
     assert root["acquisition/cam/data"].shape == (0, 0, 0)
     assert (series.format, list(series.external_file), series.num_samples) == ("external", ["a.mp4", "b.mp4"], 30)
-    hdmf_zarr_nwb = pytest.importorskip("hdmf_zarr.nwb")
-    with hdmf_zarr_nwb.NWBZarrIO(str(tmp_path / "s.nwb.zarr"), mode="r") as io:
+    from hdmf_zarr.nwb import NWBZarrIO
+
+    with NWBZarrIO(str(tmp_path / "s.nwb.zarr"), mode="r") as io:
         theirs = io.read().acquisition["cam"]
         assert list(theirs.external_file[:]) == ["a.mp4", "b.mp4"] and list(theirs.starting_frame) == [0, 20]
         assert theirs.num_samples == 30 and theirs.format == "external"

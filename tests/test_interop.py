@@ -14,16 +14,14 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
+import nwbinspector
 import pytest
 import zarr
+from hdmf.build.warnings import DtypeConversionWarning
+from hdmf_zarr.nwb import NWBZarrIO
 from interop_helpers import EXTERNAL_FILES, SINGLE_BUILDERS, Lib, build_rich, build_single, compare_files
 
 import nwbzarr_image as nzi
-
-hdmf_zarr_nwb = pytest.importorskip("hdmf_zarr.nwb")
-nwbinspector = pytest.importorskip("nwbinspector")
-NWBZarrIO = hdmf_zarr_nwb.NWBZarrIO
-DtypeConversionWarning = pytest.importorskip("hdmf.build.warnings").DtypeConversionWarning
 
 OURS, PYNWB = Lib("ours"), Lib("pynwb")
 

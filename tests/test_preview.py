@@ -201,25 +201,13 @@ def test_remote_preview_reads_one_chunk(tmp_path: Path, capsys) -> None:
 
 
 def test_external_file_series(tmp_path: Path) -> None:
-    pytest.importorskip("av")
     frames = write_gray_avi(tmp_path / "v.avi")
     write_external(tmp_path / "e.nwb.zarr", "v.avi", 6)
-    if not hasattr(nzi.ImageSeries, "external_frames"):  # before external files are supported: a clear error
-        with pytest.raises(nzi.SchemaError, match="external files"):
-            preview(str(tmp_path / "e.nwb.zarr"), "cam")
-        return
     np.testing.assert_array_equal(preview(str(tmp_path / "e.nwb.zarr"), "cam", frame=4, contrast="none").pixels,
                                   frames[4])  # ffv1 is lossless
     sheet = preview(str(tmp_path / "e.nwb.zarr"), "cam", grid=2, contrast="none").pixels
     np.testing.assert_array_equal(sheet[:, :32], frames[0])
     np.testing.assert_array_equal(sheet[:, 34:], frames[5])
-
-
-def test_external_series_without_reader_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    write_external(tmp_path / "e.nwb.zarr", "v.avi", 6)
-    monkeypatch.delattr(nzi.ImageSeries, "external_frames", raising=False)
-    with pytest.raises(nzi.SchemaError, match="frames are in external files"):
-        preview(str(tmp_path / "e.nwb.zarr"), "cam")
 
 
 def test_bool_masks_show_black_and_white() -> None:

@@ -8,16 +8,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import tifffile
 
 from nwbzarr_image.errors import MissingDependencyError, SchemaError, StoreNotFoundError
 from nwbzarr_image.iterators.npy import NpyDataChunkIterator, open_npy
 from nwbzarr_image.iterators.tiff import TiffDataChunkIterator
 from nwbzarr_image.iterators.video import VideoDataChunkIterator, VideoInfo, probe_video
-
-av = pytest.importorskip("av")
-tifffile = pytest.importorskip("tifffile")
 
 FRAMES, HEIGHT, WIDTH, RATE = 45, 48, 64, 25
 

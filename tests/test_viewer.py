@@ -199,7 +199,6 @@ def test_read_only_and_loopback_names_only(movie_file, method: str, host: str | 
 
 
 def test_external_series_frames_and_missing_file(tmp_path: Path) -> None:
-    pytest.importorskip("av")
     frames = write_gray_avi(tmp_path / "v.avi", 40)
     write_external(tmp_path / "e.nwb.zarr", "v.avi", 40)
     write_external(tmp_path / "gone.nwb.zarr", "gone.avi", 6)

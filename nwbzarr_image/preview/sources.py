@@ -251,11 +251,8 @@ def open_source(path: str, obj: Any, *, allow_outside: bool = False, plane: int 
         raise SchemaError(f"{where}: has neither indexed_images nor indexed_timeseries; expected one to show the "
                           "images it indexes. The file is incomplete.")
     if isinstance(obj, ImageSeries) and is_external(obj):
-        frames = getattr(obj, "external_frames", None)
-        if frames is None:
-            raise SchemaError(f"{where}: frames are in external files (format 'external'); expected frames in "
-                              "data, since this version of nwbzarr-image cannot read external files. Upgrade it.")
-        return ArraySource(path, obj, frames(allow_outside=allow_outside), plane=plane, cache_blocks=True)
+        return ArraySource(path, obj, obj.external_frames(allow_outside=allow_outside), plane=plane,
+                           cache_blocks=True)
     if isinstance(obj, TimeSeries):
         return ArraySource(path, obj, obj.data, plane=plane)
     raise SchemaError(f"{where}: cannot be shown; expected an image series, an Images collection or an image, "
