@@ -64,7 +64,7 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import zarr
-from _report import Report  # benchmarks/_report.py: run the scripts from the repository root
+from _report import Report, smooth_field  # benchmarks/_report.py: run the scripts from the repository root
 from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, ZstdCodec
 
@@ -138,16 +138,6 @@ def make_candidates() -> list[Candidate]:
 
 
 # --------------------------------------------------------------------------- synthetic data
-
-
-def smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> np.ndarray:
-    """Gaussian-filtered white noise (via FFT), rescaled to [0, 1]."""
-    noise = rng.standard_normal(shape)
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
-    kernel = np.exp(-2.0 * (np.pi * sigma_px) ** 2 * (kx**2 + ky**2))
-    field = np.fft.irfft2(np.fft.rfft2(noise) * kernel, s=shape)
-    return (field - field.min()) / (field.max() - field.min())
 
 
 def calcium_traces(rng: np.random.Generator, n_cells: int, n_frames: int) -> np.ndarray:

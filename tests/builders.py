@@ -124,3 +124,15 @@ def assert_same_image(a: nzi.Image, b: nzi.Image) -> None:
     np.testing.assert_array_equal(da, db)
     assert da.dtype == db.dtype
     assert (a.resolution, a.description) == (b.resolution, b.description)
+
+
+def edit_metadata(path: Any, key: str, change: Any) -> None:
+    """Change the ``zarr.json`` of node ``key`` of a stored file in place, then re-consolidate (tests of damage)."""
+    import json
+    from pathlib import Path
+
+    meta_path = Path(path) / key / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
+    nzi.consolidate(str(path))

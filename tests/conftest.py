@@ -51,3 +51,15 @@ def bucket(s3) -> Iterator[str]:
     fs.mkdir(name)
     yield name
     fs.rm(name, recursive=True)
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    """A file holding every type and optional field (builders.full_file), to damage in tests."""
+    from builders import full_file
+
+    import nwbzarr_image as nzi
+
+    path = tmp_path / "f.nwb.zarr"
+    nzi.write(full_file(), str(path))
+    return path

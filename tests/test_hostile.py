@@ -12,24 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import full_file, movie
+from builders import edit_metadata, full_file, movie
 
 import nwbzarr_image as nzi
-
-
-@pytest.fixture
-def good(tmp_path: Path) -> Path:
-    path = tmp_path / "f.nwb.zarr"
-    nzi.write(full_file(), str(path))
-    return path
-
-
-def _edit(path: Path, key: str, change: Callable[[dict], None]) -> None:
-    meta_path = path / key / "zarr.json"
-    meta = json.loads(meta_path.read_text())
-    change(meta)
-    meta_path.write_text(json.dumps(meta))
-    nzi.consolidate(str(path))
 
 
 def _attrs(**updates) -> Callable[[dict], None]:
@@ -59,7 +44,7 @@ CASES = [
                          ids=["rate-text", "conversion-list", "starting-frame-text", "link-other-file",
                               "link-climbs", "no-unit", "negative-rate"])
 def test_bad_values_warn_with_the_path_and_strict_raises(good: Path, key, change, path, fragment) -> None:
-    _edit(good, key, change)
+    edit_metadata(good, key, change)
     with pytest.warns(nzi.InvalidFileWarning) as caught:
         nwb = nzi.read(str(good))
     messages = [str(w.message) for w in caught if isinstance(w.message, nzi.InvalidFileWarning)]
@@ -71,7 +56,7 @@ def test_bad_values_warn_with_the_path_and_strict_raises(good: Path, key, change
 
 def test_the_other_store_of_an_outside_link_is_never_opened(good: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.nwb.zarr"
-    _edit(good, "acquisition/vid", _links({"source": "../other.nwb.zarr", "path": "/general/devices/cam",
+    edit_metadata(good, "acquisition/vid", _links({"source": "../other.nwb.zarr", "path": "/general/devices/cam",
                                            "name": "device"}))
     with pytest.warns(nzi.InvalidFileWarning):
         nwb = nzi.read(str(good))
@@ -193,7 +178,7 @@ def test_every_chunk_is_stored_even_when_it_equals_the_fill_value(tmp_path: Path
 
 @pytest.mark.parametrize("dtype", ["object_reference", 5, None, "str"], ids=["ref", "int", "null", "str"])
 def test_a_wrong_dtype_attribute_does_not_break_reading(good: Path, dtype) -> None:
-    _edit(good, "acquisition/vid/data", _attrs(_DTYPE=dtype))
+    edit_metadata(good, "acquisition/vid/data", _attrs(_DTYPE=dtype))
     data = nzi.read(str(good)).acquisition["vid"].data
     np.testing.assert_array_equal(data.compute(), full_file().acquisition["vid"].data)
 
@@ -202,7 +187,7 @@ def test_shape_metadata_larger_than_the_data_warns_for_the_missing_frames(good: 
     def grow(meta: dict) -> None:
         meta["shape"][0] = 12  # 6 frames were written, in one chunk of 6
 
-    _edit(good, "acquisition/vid/data", grow)
+    edit_metadata(good, "acquisition/vid/data", grow)
     data = nzi.read(str(good)).acquisition["vid"].data  # timed by rate: no length to compare with
     with pytest.warns(nzi.MissingChunkWarning, match=r"/acquisition/vid/data: chunk\(s\) c/1/0/0 are not stored"):
         values = data.compute()

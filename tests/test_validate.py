@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from builders import full_file
+from builders import edit_metadata
 
 import nwbzarr_image as nzi
 from nwbzarr_image.validate import validate
@@ -20,21 +19,6 @@ EXE = str(Path(sys.executable).parent / "nwbzarr-image")
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([EXE, "validate", *args], capture_output=True, text=True)
-
-
-def _edit(path: Path, key: str, change: Callable[[dict], None]) -> None:
-    meta_path = path / key / "zarr.json"
-    meta = json.loads(meta_path.read_text())
-    change(meta)
-    meta_path.write_text(json.dumps(meta))
-    nzi.consolidate(str(path))
-
-
-@pytest.fixture
-def good(tmp_path: Path) -> Path:
-    path = tmp_path / "f.nwb.zarr"
-    nzi.write(full_file(), str(path))
-    return path
 
 
 def test_good_files_are_valid(good: Path) -> None:
@@ -78,7 +62,7 @@ def _negative_rate(meta: dict) -> None:
     ("acquisition/vid/starting_time", _negative_rate, "/acquisition/vid", "rate must not be a negative value"),
 ], ids=["missing-unit", "wrong-shape", "broken-link", "negative-rate"])
 def test_corruption_is_reported_with_its_path(good: Path, key, change, path, fragment) -> None:
-    _edit(good, key, change)
+    edit_metadata(good, key, change)
     result = _run(str(good))
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR")]

@@ -104,6 +104,16 @@ class GenericDataChunkIterator(AbstractDataChunkIterator):
         return self._maxshape
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """The full shape (known up front for these iterators)."""
+        return self._maxshape
+
+    @property
+    def num_frames(self) -> int:
+        """Length of the first axis."""
+        return self._maxshape[0]
+
+    @property
     def dtype(self) -> np.dtype:
         return self._dtype
 

@@ -93,14 +93,6 @@ class TiffDataChunkIterator(GenericDataChunkIterator):
                          chunk_shape=chunk_shape, display_progress=display_progress,
                          progress_bar_class=progress_bar_class, progress_bar_options=progress_bar_options)
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.maxshape
-
     def _get_maxshape(self) -> tuple[int, ...]:
         return (self._num_frames, *self._frame)
 

@@ -218,14 +218,6 @@ class VideoDataChunkIterator(GenericDataChunkIterator):
         """Frames per second (average rate of the stream, else FFmpeg's guess; NaN when unknown)."""
         return self._rate
 
-    @property
-    def num_frames(self) -> int:
-        return self._num_frames
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.maxshape
-
     def _get_maxshape(self) -> tuple[int, ...]:
         frame = (self._height, self._width, 3) if self.color else (self._height, self._width)
         return (self._num_frames, *frame)
