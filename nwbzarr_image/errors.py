@@ -1,4 +1,4 @@
-"""Exception and warning classes of nwbzarr_image.
+"""Exception and warning classes of nwbzarr_image, and :func:`warn`, which emits every warning of the library.
 
 Every error subclasses the builtin a caller would catch (``ValueError``, ``TypeError``,
 ``KeyError``, ...) and :class:`NWBZarrImageError`, so ``except ValueError`` and
@@ -6,6 +6,11 @@ Every error subclasses the builtin a caller would catch (``ValueError``, ``TypeE
 """
 
 from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from types import FrameType
 
 
 class NWBZarrImageError(Exception):
@@ -87,3 +92,65 @@ class NWBDeprecationWarning(NWBZarrImageWarning, DeprecationWarning):
 
 class OutOfRangeError(NWBZarrImageError, IndexError):
     """A frame number or frame range lies outside the frames a series holds."""
+
+
+_PACKAGE = __name__.rpartition(".")[0]
+# libraries that sit between a caller and the library (dask computing a task, numpy converting an array...):
+# a warning raised below them is about the caller's line above them
+_PASS_THROUGH = ("dask", "distributed", "zarr", "numcodecs", "numpy", "xarray", "toolz", "tlz", "asyncio",
+                 "concurrent", "threading", "queue", "contextlib", "contextvars", "functools", "importlib")
+
+
+def warn(warning: Warning) -> None:
+    """Emit ``warning`` at the caller's line: the first frame outside nwbzarr_image (and the libraries it runs
+    under, e.g. dask computing a task), the way ``warnings.warn(stacklevel=...)`` would with the right level.
+
+    A dask task run in a worker thread has no caller in its own stack; the warning then points at the line of
+    the one thread waiting for a dask computation, when there is one (else at the task's first outside frame).
+
+    Parameters
+    ----------
+    warning : Warning
+        The warning instance (one of the classes above).
+    """
+    frame = _caller(sys._getframe(1))
+    if frame is None:
+        warnings.warn(warning, stacklevel=2)
+        return
+    warnings.warn_explicit(warning, type(warning), frame.f_code.co_filename, frame.f_lineno,
+                           frame.f_globals.get("__name__", "<string>"),
+                           frame.f_globals.setdefault("__warningregistry__", {}))
+
+
+def _module(frame: FrameType) -> str:
+    return str(frame.f_globals.get("__name__", ""))
+
+
+def _inside(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def _outside(frame: FrameType | None, packages: tuple[str, ...]) -> FrameType | None:
+    while frame is not None and _inside(_module(frame), packages):
+        frame = frame.f_back
+    return frame
+
+
+def _caller(frame: FrameType) -> FrameType | None:
+    found = _outside(frame, (_PACKAGE, *_PASS_THROUGH))
+    if found is not None:
+        return found
+    waiting = [_outside(top, (_PACKAGE, *_PASS_THROUGH)) for ident, top in sys._current_frames().items()
+               if ident != threading.get_ident() and _computing(top)]
+    if len(waiting) == 1 and waiting[0] is not None:
+        return waiting[0]
+    return _outside(frame, (_PACKAGE,))
+
+
+def _computing(frame: FrameType | None) -> bool:
+    """Whether a thread's stack is inside dask's local scheduler, waiting for its tasks."""
+    while frame is not None:
+        if frame.f_code.co_name == "get_async" and _module(frame) == "dask.local":
+            return True
+        frame = frame.f_back
+    return False

@@ -19,6 +19,7 @@ from nwbzarr_image.errors import (
     SchemaError,
     StoreExistsError,
     StoreNotFoundError,
+    warn,
 )
 from nwbzarr_image.external.binding import add_num_samples, attach_resolvers, base_of
 from nwbzarr_image.layout import GroupNode, decode_file, decode_late, encode_file
@@ -184,9 +185,9 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
     tree, consolidated, version = _read_tree(store, name, strict)
     nwbfile = decode_file(tree, strict=strict)
     if not consolidated:
-        warnings.warn(PerformanceWarning(
+        warn(PerformanceWarning(
             f"read {name}: the file has no consolidated metadata, so opening it lists the store and reads the "
-            "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."), stacklevel=3)
+            "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."))
     nwbfile.__dict__["_binding"] = (location, store)
     attach_resolvers(nwbfile, location, store)
     nwbfile.__dict__["zarr_format"] = version
@@ -204,10 +205,9 @@ def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
         node = read_subtree(store, path, name) if "/" not in child and child not in (".", "..") else None
         if node is None:
             return None
-        warnings.warn(InvalidFileWarning(
+        warn(InvalidFileWarning(
             f"read {name}: {path} is in the store but not in the file's consolidated metadata (it was added "
-            "without consolidating); it is read from the store. Fix the file with nzi.consolidate(url)."),
-            stacklevel=3)
+            "without consolidating); it is read from the store. Fix the file with nzi.consolidate(url)."))
         return decode_late(nwbfile, node, path)
 
     return find

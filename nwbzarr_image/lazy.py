@@ -12,7 +12,6 @@ import hashlib
 import os
 import pickle
 import threading
-import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -27,6 +26,7 @@ from nwbzarr_image.errors import (
     MissingChunkWarning,
     NWBZarrImageError,
     StoreUnreachableError,
+    warn,
 )
 
 _CACHE_SIZE = 64
@@ -74,10 +74,10 @@ class ZarrSource:
             if self.strict:
                 raise CorruptDataError(f"{where}: chunk(s) {names} are not stored; expected every chunk of the "
                                        "array (strict=True). Read without strict to get the fill value.") from err
-            warnings.warn(MissingChunkWarning(
+            warn(MissingChunkWarning(
                 f"{where}: chunk(s) {names} are not stored, so their values read as the fill value "
                 f"({self.array.fill_value}); zarr leaves out chunks equal to the fill value, but a lost chunk reads "
-                "the same. Check with: nwbzarr-image validate URL."), stacklevel=2)
+                "the same. Check with: nwbzarr-image validate URL."))
             return self.array[key]
         except NWBZarrImageError:
             raise

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-from nwbzarr_image.errors import NWBRuleWarning
+from nwbzarr_image.errors import NWBRuleWarning, warn
 from nwbzarr_image.external.decoder import VideoFile
 from nwbzarr_image.external.errors import ExternalFileError
 from nwbzarr_image.external.frames import check_frame_counts
@@ -45,10 +44,10 @@ def attach_resolvers(nwbfile: NWBFile, location: Location | None, store: Store |
 
 def _unreadable(series: ImageSeries, base: ExternalBase | None, reason: str) -> None:
     place = base.label if base is not None else "a zarr store object with no location"
-    warnings.warn(NWBRuleWarning(
+    warn(NWBRuleWarning(
         f"{series.where}: num_samples is not written: the external files cannot be read relative to where the NWB "
         f"file is written ({place}): {reason}; expected readable files to count their frames. Pass "
-        "num_samples=<total frames>, or write the NWB file next to its external files."), stacklevel=5)
+        "num_samples=<total frames>, or write the NWB file next to its external files."))
 
 
 def frame_total(series: ImageSeries, base: ExternalBase | None) -> int | None:

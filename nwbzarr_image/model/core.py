@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
-from nwbzarr_image.errors import InvalidFileWarning, SchemaError
+from nwbzarr_image.errors import InvalidFileWarning, SchemaError, warn
 from nwbzarr_image.model.parse import Deferred, parse_name
 
 
@@ -60,7 +59,7 @@ class Checker:
             raise SchemaError(message + (f" (at {self.path})" if self.path and not self.new else ""))
         if on_read == "warn":
             location = f" (at {self.path})" if self.path else ""
-            warnings.warn(InvalidFileWarning(message + location), stacklevel=4)
+            warn(InvalidFileWarning(message + location))
 
 
 class Container:

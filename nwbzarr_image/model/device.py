@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
-from nwbzarr_image.errors import NWBDeprecationWarning
+from nwbzarr_image.errors import NWBDeprecationWarning, warn
 from nwbzarr_image.model.core import Container, field
 from nwbzarr_image.model.parse import parse_str
 
@@ -55,11 +53,10 @@ class Device(Container):
         self.serial_number = parse_str(where, "serial_number", serial_number)
         for arg in ("model_number", "manufacturer", "model_name"):
             if getattr(self, arg) is not None:
-                warnings.warn(
+                warn(
                     NWBDeprecationWarning(
                         f"The '{arg}' field is deprecated. Instead, use {_DEPRECATED[arg]} and link to that "
                         "DeviceModel from this Device."
-                    ),
-                    stacklevel=2,
+                    )
                 )
         self._seal()

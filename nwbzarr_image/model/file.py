@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, NWBRuleWarning, SchemaError
+from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, NWBRuleWarning, SchemaError, warn
 from nwbzarr_image.model.core import Container, field
 from nwbzarr_image.model.device import Device
 from nwbzarr_image.model.parse import parse_str
@@ -103,8 +102,8 @@ def _parse_datetime(where: str, arg: str, value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise ArgumentTypeError(f"{where}: '{arg}' must be a datetime; got {type(value).__name__} {value!r:.40}.")
     if value.tzinfo is None:
-        warnings.warn(NWBRuleWarning(f"{where}: '{arg}' has no time zone; the local time zone is assumed. "
-                                     "Pass a datetime with tzinfo."), stacklevel=3)
+        warn(NWBRuleWarning(f"{where}: '{arg}' has no time zone; the local time zone is assumed. "
+                            "Pass a datetime with tzinfo."))
         value = value.astimezone()
     return value
 

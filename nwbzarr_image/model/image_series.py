@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, SchemaError
+from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, SchemaError, warn
 from nwbzarr_image.model.core import Checker, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.device import Device
@@ -301,8 +300,8 @@ class ImageMaskSeries(ImageSeries):
         if not isinstance(masked_imageseries, ImageSeries):
             raise ArgumentTypeError(f"{self.where}: 'masked_imageseries' must be an ImageSeries; got "
                                     f"{type(masked_imageseries).__name__}. Pass the series the mask applies to.")
-        warnings.warn(NWBDeprecationWarning("The ImageMaskSeries neurodata type is deprecated since NWB 2.8; it "
-                                            "is still valid and is written as such."), stacklevel=2)
+        warn(NWBDeprecationWarning("The ImageMaskSeries neurodata type is deprecated since NWB 2.8; it "
+                                   "is still valid and is written as such."))
         self.masked_imageseries = masked_imageseries
         self._parse_image_args(data, unit, format, external_file, starting_frame, bits_per_pixel, dimension,
                                resolution, conversion, timestamps, starting_time, rate, comments, description,

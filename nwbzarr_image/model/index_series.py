@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, NWBRuleWarning
+from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, NWBRuleWarning, warn
 from nwbzarr_image.model.core import Checker, field, raw
 from nwbzarr_image.model.images import Images
 from nwbzarr_image.model.parse import parse_str
@@ -70,15 +69,15 @@ class IndexSeries(TimeSeries):
         self._parse_common(resolution, conversion, offset, timestamps, starting_time, rate, comments,
                            description, control, control_description)
         if self.unit and self.unit != "N/A":
-            warnings.warn(NWBRuleWarning(f"{w}: The 'unit' field of IndexSeries is fixed to the value 'N/A'; got "
-                                         f"{self.unit!r}, and 'N/A' is stored."), stacklevel=2)
+            warn(NWBRuleWarning(f"{w}: The 'unit' field of IndexSeries is fixed to the value 'N/A'; got "
+                                f"{self.unit!r}, and 'N/A' is stored."))
         self.__dict__["_field_unit"] = "N/A"
         self.indexed_timeseries = indexed_timeseries
         self.indexed_images = indexed_images
         self._check_index(Checker())
         if indexed_timeseries is not None:
-            warnings.warn(NWBDeprecationWarning(f"{w}: The indexed_timeseries field of IndexSeries is deprecated. "
-                                                "Use the indexed_images field instead."), stacklevel=2)
+            warn(NWBDeprecationWarning(f"{w}: The indexed_timeseries field of IndexSeries is deprecated. "
+                                       "Use the indexed_images field instead."))
         self._seal()
 
     def _check_index(self, checker: Checker) -> None:
@@ -94,5 +93,4 @@ class IndexSeries(TimeSeries):
         for attr, default in (("conversion", 1.0), ("resolution", -1.0), ("offset", 0.0)):
             value = raw(self, attr)
             if value and value != default:
-                warnings.warn(NWBRuleWarning(f"The {attr} attribute is not used by IndexSeries; got {value}."),
-                              stacklevel=3)
+                warn(NWBRuleWarning(f"The {attr} attribute is not used by IndexSeries; got {value}."))

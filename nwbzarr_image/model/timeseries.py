@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
-from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, ReadOnlyError, SchemaError
+from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, ReadOnlyError, SchemaError, warn
 from nwbzarr_image.model.core import Checker, Container, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.parse import length_of, parse_array, parse_float, parse_str
@@ -160,8 +159,8 @@ class TimeSeries(Container):
             if self.rate < 0:
                 checker.problem(f"{w}: rate must not be a negative value; got {self.rate}. Pass the rate in Hz.")
             elif self.rate == 0.0 and (length_of(self._data_for_length()) or 0) > 1:
-                warnings.warn(NWBRuleWarning(f"{w}: Timeseries has a rate of 0.0 Hz, but the length of the data "
-                                             "is greater than 1."), stacklevel=4)
+                warn(NWBRuleWarning(f"{w}: Timeseries has a rate of 0.0 Hz, but the length of the data "
+                                    "is greater than 1."))
             if raw(self, "starting_time") is None:
                 self.starting_time = 0.0
             self.starting_time_unit = "seconds"
@@ -229,15 +228,15 @@ class TimeSeries(Container):
         n = length_of(self._data_for_length())
         if n is not None:
             return n
-        warnings.warn(NWBRuleWarning(f"The length of the data attribute on this TimeSeries (named: {self.name}) "
-                                     "could not be determined"), stacklevel=2)
+        warn(NWBRuleWarning(f"The length of the data attribute on this TimeSeries (named: {self.name}) "
+                            "could not be determined"))
         if self.timestamps is not None:
             n = length_of(unwrap(self.timestamps))
             if n is not None:
                 return n
             if self.rate is None and raw(self, "starting_time") is None:
-                warnings.warn(NWBRuleWarning("The length of the timestamps attribute on this TimeSeries (named: "
-                                             f"{self.name}) could not be determined"), stacklevel=2)
+                warn(NWBRuleWarning("The length of the timestamps attribute on this TimeSeries (named: "
+                                    f"{self.name}) could not be determined"))
         return None
 
     def get_timestamps(self) -> np.ndarray:

@@ -9,14 +9,13 @@ options). A dask array whose chunks split stored chunks is rechunked first, with
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
 from nwbzarr_image.chunking import TARGET_CHUNK_BYTES
-from nwbzarr_image.errors import PerformanceWarning
+from nwbzarr_image.errors import PerformanceWarning, warn
 from nwbzarr_image.lazy import ZarrSource, is_process_local, storage_chunks
 from nwbzarr_image.storage.direct import write_block
 
@@ -95,12 +94,12 @@ def store_dask(array: Any, value: da.Array) -> None:
     if not is_aligned(value.chunks, unit):
         new = aligned_chunks(value.chunksize, unit, tuple(array.shape))
         kind = "shards" if getattr(array, "shards", None) else "chunks"
-        warnings.warn(PerformanceWarning(
+        warn(PerformanceWarning(
             f"{array.path}: the dask chunks {value.chunksize} do not line up with the stored {kind} {unit}, so "
             f"two tasks would write one stored object; the array is rechunked to {new} first, which moves every "
             "element between tasks (more memory, and network traffic on a cluster). Fix: rechunk once where the "
             f"array is made, data = data.rechunk({new}), or store it with ZarrDataIO(data, chunks=...) matching "
-            "the dask chunks."), stacklevel=2)
+            "the dask chunks."))
         value = value.rechunk(new)
     target = ChunkTarget(array)
     extra: dict[str, Any] = {"scheduler": "threads"} if is_process_local(array.store) else {}
