@@ -16,8 +16,6 @@ from nwbzarr_image.errors import (
     NWBZarrImageError,
     PerformanceWarning,
     ReadOnlyError,
-    SchemaError,
-    StoreExistsError,
     StoreNotFoundError,
     warn,
 )
@@ -27,12 +25,12 @@ from nwbzarr_image.layout.paths import COLLECTIONS
 from nwbzarr_image.model import NWBFile, TimeSeries
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.append import Appender
+from nwbzarr_image.storage.consolidate import consolidate_file
 from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
-from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes
-from nwbzarr_image.storage.writer import group_attrs, write_tree
+from nwbzarr_image.storage.transaction import WriteMode, write_file
+from nwbzarr_image.storage.write_stream import add_new_nodes, write_store
 
-WriteMode = Literal["w", "w-"]
 OpenMode = Literal["r", "r+", "a"]
 
 
@@ -72,85 +70,12 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     tree = encode_file(nwbfile)  # layout errors surface before anything is written
     if isinstance(url, Store):
         add_num_samples(tree, nwbfile, base_of(None, url))
-        _write_store(url, tree)
+        write_store(url, tree)
         return
     with stores.storage_errors(url, "write"):
-        add_num_samples(tree, nwbfile, base_of(stores.locate(url, storage_options)))
-        _write_url(tree, url, storage_options, mode)
-
-
-def _write_url(tree: GroupNode, url: str, storage_options: dict[str, Any] | None, mode: WriteMode) -> None:
-    location = stores.locate(url, storage_options)
-    if location.read_only_protocol:
-        stores.open_store(location, read_only=False)  # raises ReadOnlyError
-    if mode == "w-" and location.exists():
-        raise StoreExistsError(f"write: {url} already exists; mode 'w-' never replaces a file. Pass mode='w' to "
-                               "replace it, or choose another path.")
-    if location.renames:
-        temp = location.sibling("partial")
-        try:
-            store = stores.open_store(location, read_only=False, path=temp)
-            jobs = _write_skeleton(store, tree)
-            store.close()
-            backup = stores.replace(location, temp)
-        except BaseException:
-            stores.remove(location, temp)
-            raise
-    else:
-        # object stores have no rename (a move copies every object): write in place, delete on failure
-        stores.remove(location, location.path)
-        backup = None
-        try:
-            jobs = _write_skeleton(stores.open_store(location, read_only=False), tree)
-        except BaseException:
-            stores.remove(location, location.path)
-            raise
-    try:
-        if jobs:
-            _stream(stores.open_store(location, read_only=False), jobs)
-    except BaseException:
-        stores.remove(location, location.path)
-        if backup is not None:
-            stores.move(location, backup, location.path)
-        raise
-    if backup is not None:
-        stores.remove(location, backup)
-
-
-def _write_store(store: Store, tree: GroupNode) -> None:
-    jobs = _write_skeleton(store, tree)
-    _stream(store, jobs)
-
-
-def _write_skeleton(store: Store, tree: GroupNode) -> list[StreamJob]:
-    """Every group and array, all values but those of iterators; consolidated with 0-length streams."""
-    root = zarr.open_group(store, mode="w-", zarr_format=3, attributes=group_attrs(tree))
-    jobs = write_tree(root, tree)
-    _consolidate(store)
-    _commit_empty(store, jobs)
-    return jobs
-
-
-def _commit_empty(store: Store, jobs: list[StreamJob]) -> None:
-    """Streamed arrays are created with their capacity; readers see them empty until frames are written."""
-    if jobs:
-        commit_shapes(store, {job.path: (0, *zarr.open_array(store, path=job.path, mode="r").shape[1:])
-                              for job in jobs})
-
-
-def _stream(store: Store, jobs: list[StreamJob]) -> None:
-    """Fill the streamed arrays, then trim them to what was written and consolidate."""
-    for job in jobs:
-        array = zarr.open_array(store, path=job.path, mode="r+").with_config({"write_empty_chunks": True})
-        rest = tuple(array.shape[1:])
-        job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: commit_shapes(store, {p: (end, *r)})
-                                  ).run()
-        if array.shape[0] != job.written:
-            array.resize((job.written, *rest))
-        if job.known_length is not None and job.written != job.known_length:
-            raise SchemaError(f"{job.path}: the iterator gave {job.written} elements along the first axis; "
-                              f"expected {job.known_length} from its maxshape. Fix maxshape or the source.")
-    _consolidate(store)
+        location = stores.locate(url, storage_options)
+        add_num_samples(tree, nwbfile, base_of(location))
+        write_file(location, tree, mode)
 
 
 def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> NWBFile:
@@ -252,11 +177,7 @@ def consolidate(url: str, storage_options: dict[str, Any] | None = None) -> None
         Options for the fsspec file system.
     """
     with stores.storage_errors(url, "write"):
-        location = stores.locate(url, storage_options)
-        store = stores.open_store(location, read_only=False)
-        if open_root(store, consolidated=False).metadata.zarr_format != 3:
-            raise ReadOnlyError(f"consolidate {url}: only Zarr format 3 files are changed by this library.")
-        _consolidate(store)
+        consolidate_file(stores.locate(url, storage_options))
 
 
 class BoundFile:
@@ -289,15 +210,7 @@ class BoundFile:
             raise ReadOnlyError(f"{self.location.url} is open read-only; open it with mode='a' to change it.")
         tree = encode_file(self.nwbfile)
         add_num_samples(tree, self.nwbfile, base_of(self.location))
-        store = stores.open_store(self.location, read_only=False)
-        root = zarr.open_group(store, mode="r+", use_consolidated=False)
-        created: list[str] = []
-        jobs = write_tree(root, tree, skip_existing=True, created=created)
-        if not created:
-            return  # nothing new: the file stays byte for byte as it was (appends commit their own shapes)
-        _consolidate(store)
-        _commit_empty(store, jobs)
-        _stream(store, jobs)
+        add_new_nodes(stores.open_store(self.location, read_only=False), tree)
 
 
 def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
@@ -333,12 +246,6 @@ def open(url: str, mode: OpenMode = "r", storage_options: dict[str, Any] | None 
             raise ReadOnlyError(f"open: {url} is read-only ({sorted(location.protocols)[0]}); got mode {mode!r}. "
                                 "Open it with mode='r'.")
         return BoundFile(location, mode, strict)
-
-
-def _consolidate(store: Any) -> None:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        zarr.consolidate_metadata(store)
 
 
 __all__ = ["BoundFile", "consolidate", "open", "read", "write"]

@@ -40,6 +40,22 @@ def test_missing_consolidated_metadata_warns_and_consolidate_fixes_it(tmp_path: 
     assert store.reads == {"zarr.json": 1} and sorted(nwb.acquisition) == sorted(full_file().acquisition)
 
 
+def test_writing_appending_and_consolidating_show_no_zarr_warning(tmp_path: Path) -> None:
+    """zarr's warning that consolidated metadata is not in the format 3 specification is the library's to
+    silence (every file it writes uses it), whatever the caller's warning filters."""
+    path = str(tmp_path / "f.nwb.zarr")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        nzi.write(full_file(), path)
+        nzi.write(full_file(), path, mode="w")
+        with nzi.open(path, "a") as nwb:
+            nwb.add_acquisition(nzi.ImageSeries("added", movie((2, 3, 3), np.uint8), "n.a.", rate=1.0))
+        nzi.consolidate(path)
+    assert [str(w.message) for w in caught] == []
+    assert "added" in nzi.read(path).acquisition
+
+
 def _add_series_behind_the_metadata(path: Path) -> np.ndarray:
     """Another tool adds a series with plain zarr and does not re-consolidate."""
     frames = movie((3, 5, 4), np.uint8, 7)

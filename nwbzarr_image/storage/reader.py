@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -66,9 +65,7 @@ def metadata_value(array: Any) -> Any:
 
 def open_root(store: Any, *, consolidated: bool | None = None, mode: Literal["r", "r+"] = "r") -> zarr.Group:
     """Open the root group of a Zarr format 3 file (one request when its metadata is consolidated)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
+    return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
 
 
 def is_consolidated(root: zarr.Group) -> bool:
