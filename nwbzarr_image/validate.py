@@ -17,6 +17,7 @@ from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
 from nwbzarr_image.storage import stores
+from nwbzarr_image.storage.zarr_compat import list_keys
 
 IMAGE_SHAPES = {"GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
                 "Image": [(None, None), (None, None, 3), (None, None, 4)]}
@@ -143,9 +144,7 @@ def _array_chunks(array: Any, key: str, deep: bool) -> list[Problem]:
     unit = tuple(array.shards) if array.shards else tuple(array.chunks)
     grid = itertools.product(*(range(math.ceil(n / c)) for n, c in zip(array.shape, unit, strict=True)))
     encode = array.metadata.chunk_key_encoding.encode_chunk_key
-    from zarr.core.sync import sync
-
-    present = set(sync(_keys(array.store_path.store, f"{key}/")))
+    present = set(list_keys(array.store_path.store, f"{key}/"))
     found = []
     for index in grid:
         chunk_key = f"{key}/{encode(index)}"
@@ -160,10 +159,6 @@ def _array_chunks(array: Any, key: str, deep: bool) -> list[Problem]:
             except Exception as err:
                 found.append(Problem("/" + key, f"chunk {encode(index)} cannot be decoded ({type(err).__name__})"))
     return found
-
-
-async def _keys(store: Any, prefix: str) -> list[str]:
-    return [k async for k in store.list_prefix(prefix)]
 
 
 def errors(problems: list[Problem], strict: bool = False) -> list[Problem]:

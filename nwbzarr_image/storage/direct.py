@@ -22,9 +22,9 @@ import numcodecs
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec, BytesCodec, ZstdCodec
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
 from zarr.storage import LocalStore
+
+from nwbzarr_image.storage.zarr_compat import set_bytes
 
 SHUFFLES = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
             "bitshuffle": numcodecs.Blosc.BITSHUFFLE}
@@ -91,7 +91,6 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
                                                      zip(block.shape[1:], chunks[1:], strict=True)]
 
     store = array.store_path.store
-    proto = default_buffer_prototype()
     local_root = Path(store.root) if isinstance(store, LocalStore) else None
 
     def one(index: tuple[int, ...]) -> None:
@@ -107,7 +106,7 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
         if local_root is not None:
             write_file(local_root / full_key, encode(piece))
         else:
-            sync(store.set(full_key, proto.buffer.from_bytes(encode(piece))))
+            set_bytes(store, full_key, encode(piece))
 
     for _ in pool().map(one, itertools.product(*grid)):
         pass

@@ -17,27 +17,18 @@ import dask.array as da
 import numcodecs
 import numpy as np
 import zarr
-from zarr.core.array import AsyncArray
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.metadata.v2 import ArrayV2Metadata
-from zarr.core.sync import sync
-from zarr.storage import StorePath
 
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import GroupNode
 from nwbzarr_image.lazy import as_dask
 from nwbzarr_image.storage.reader import array_node, group_node, safe_name
+from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, v2_array
 
 SAFE_OBJECT_FILTERS = {"vlen-utf8", "vlen-bytes", "json2", "pickle"}
 
 
-def _get(store: Any, key: str) -> bytes | None:
-    buffer = sync(store.get(key, prototype=default_buffer_prototype()))
-    return None if buffer is None else buffer.to_bytes()
-
-
 def _get_json(store: Any, key: str) -> Any:
-    raw = _get(store, key)
+    raw = get_bytes(store, key)
     return None if raw is None else json.loads(raw)
 
 
@@ -47,14 +38,10 @@ def read_metadata(store: Any) -> tuple[dict[str, Any], bool] | None:
     consolidated = _get_json(store, ".zmetadata")
     if isinstance(consolidated, dict) and isinstance(consolidated.get("metadata"), dict):
         return consolidated["metadata"], True
-    if _get(store, ".zgroup") is None:
+    if get_bytes(store, ".zgroup") is None:
         return None
-    keys = [k for k in sync(_collect(store.list())) if k.rsplit("/", 1)[-1] in (".zgroup", ".zattrs", ".zarray")]
+    keys = [k for k in list_keys(store) if k.rsplit("/", 1)[-1] in (".zgroup", ".zattrs", ".zarray")]
     return {k: _get_json(store, k) for k in keys}, False
-
-
-async def _collect(iterator: Any) -> list[str]:
-    return [key async for key in iterator]
 
 
 class V2StoredArray:
@@ -76,9 +63,7 @@ class V2StoredArray:
             self.unsupported = ""
 
     def _zarr(self) -> zarr.Array:
-        meta = dict(self.meta, attributes=self.attrs)
-        return zarr.Array(AsyncArray(metadata=ArrayV2Metadata.from_dict(meta),
-                                     store_path=StorePath(self.store, self.key)))
+        return v2_array(self.store, self.key, dict(self.meta, attributes=self.attrs))
 
     def _values(self) -> np.ndarray:
         if self.unsupported:
@@ -96,7 +81,7 @@ class V2StoredArray:
         grid = [range(math.ceil(n / c)) if n else range(0) for n, c in zip(shape, chunks, strict=True)]
         for index in itertools.product(*grid):
             key = f"{self.key}/{separator.join(map(str, index))}" if index else f"{self.key}/0"
-            raw = _get(self.store, key)
+            raw = get_bytes(self.store, key)
             if raw is None:
                 continue
             data: Any = compressor.decode(raw) if compressor is not None else raw

@@ -91,9 +91,8 @@ def _async_fs(fs: Any) -> Any:
         return _CachedAsync(fs, asynchronous=True)
     if not getattr(fs, "async_impl", False):
         return AsyncFileSystemWrapper(fs, asynchronous=True)
-    from zarr.storage._fsspec import _make_async
-
-    return _make_async(fs)
+    # a synchronous instance of an asynchronous file system: the same one, made asynchronous
+    return type(fs)(*fs.storage_args, **{**fs.storage_options, "asynchronous": True})
 
 
 class _CachedAsync(AsyncFileSystemWrapper):  # type: ignore[misc]

@@ -3,7 +3,6 @@ committed shape advanced after every flushed batch so that a killed writer leave
 
 from __future__ import annotations
 
-import json
 import math
 import queue
 import threading
@@ -13,12 +12,11 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
 
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import AbstractDataChunkIterator
 from nwbzarr_image.storage.direct import write_block
+from nwbzarr_image.storage.zarr_compat import set_consolidated_shapes
 
 BATCH_BYTES = 16 * 2**20   # one write spans several chunks (encoded in parallel); small enough to pipeline
 GROWTH = 2                 # unknown length: capacity doubles, and is trimmed at the end
@@ -37,17 +35,7 @@ def commit_shapes(store: Any, shapes: dict[str, tuple[int, ...]]) -> None:
     Readers open a file from its consolidated metadata, so this is the shape they see: it only ever
     covers frames whose chunks are already written.
     """
-    proto = default_buffer_prototype()
-    raw = sync(store.get("zarr.json", prototype=proto))
-    meta = json.loads(raw.to_bytes())
-    consolidated = meta.get("consolidated_metadata")
-    if not consolidated:
-        return  # readers list the store and see each array's own shape
-    entries = consolidated["metadata"]
-    for path, shape in shapes.items():
-        if path in entries:
-            entries[path]["shape"] = list(shape)
-    sync(store.set("zarr.json", proto.buffer.from_bytes(json.dumps(meta, indent=2).encode())))
+    set_consolidated_shapes(store, shapes)
 
 
 @dataclass
