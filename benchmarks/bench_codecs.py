@@ -64,7 +64,7 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import zarr
-from _report import Report, smooth_field  # benchmarks/_report.py: run the scripts from the repository root
+from _harness import Report, smooth_field  # benchmarks/_report.py: run the scripts from the repository root
 from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, ZstdCodec
 
@@ -74,7 +74,7 @@ N_WARMUP = 1  # untimed first write/read: thread pool start-up, allocator growth
 CHUNK_TARGET_BYTES = 4 * 1024 * 1024
 MIN_RATIO_FRACTION = 0.97
 DEFAULT_FRAMES = 200
-QUICK_FRAMES = 48
+QUICK_FRAMES = 8
 VIDEO_FRAMES_PER_IMAGING_FRAME = 1.5
 IMAGING_SHAPE = (512, 512)
 VIDEO_SHAPE = (480, 640)
@@ -435,7 +435,7 @@ def main(argv: list[str]) -> None:
     for line in recommend(results["imaging"], results["video"]):
         report.emit(line)
     report.emit(f"total time {time.perf_counter() - start:.0f} s")
-    report.save(RESULTS_PATH)
+    report.save(RESULTS_PATH.parent / "quick" / RESULTS_PATH.name if args.quick else RESULTS_PATH)
 
 
 if __name__ == "__main__":

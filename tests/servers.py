@@ -18,36 +18,96 @@ from typing import Any
 
 
 class CountingHandler(SimpleHTTPRequestHandler):
-    """Serves files; counts every request by (method, path); optional added latency per request."""
+    """Serves files; counts every request by (method, path) and the bytes of every body sent; optional added
+    latency per request. With ``ranges``, answers ``Range: bytes=a-b`` with 206 and just those bytes (like
+    S3 and most static servers). ``GET /__phase__/<name>`` (answered at once, not counted) names the phase
+    later requests are also counted under, in ``phase_requests`` and ``phase_bytes``."""
 
     server: CountingServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         return
 
-    def _count(self) -> None:
+    def _count(self) -> bool:
+        path = self.path.split("?")[0]
+        if path.startswith(PHASE_PREFIX):
+            with self.server.lock:
+                self.server.phase = path[len(PHASE_PREFIX):]
+            self.send_response(204)
+            self.end_headers()
+            return False
         with self.server.lock:
-            self.server.requests[(self.command, self.path.split("?")[0])] += 1
+            self.server.requests[(self.command, path)] += 1
+            self.server.phase_requests[(self.server.phase, self.command, path)] += 1
+            self.server.ranges_asked.append((path, self.headers.get("Range")))
         if self.server.latency:
             time.sleep(self.server.latency)
+        return True
+
+    def _sent(self, n: int) -> None:
+        with self.server.lock:
+            self.server.bytes_sent += n
+            self.server.phase_bytes[self.server.phase] += n
 
     def do_GET(self) -> None:
-        self._count()
+        if not self._count():
+            return
+        wanted = self.headers.get("Range")
+        if self.server.ranges and wanted and wanted.startswith("bytes="):
+            self._send_range(wanted[len("bytes="):])
+            return
+        target = Path(self.translate_path(self.path))
+        if target.is_file():
+            self._sent(target.stat().st_size)
         super().do_GET()
 
     def do_HEAD(self) -> None:
-        self._count()
-        super().do_HEAD()
+        if self._count():
+            super().do_HEAD()
+
+    def _send_range(self, spec: str) -> None:
+        target = Path(self.translate_path(self.path))
+        if not target.is_file():
+            self.send_error(404)
+            return
+        data = target.read_bytes()
+        first, _, last = spec.partition("-")
+        if first == "":  # the last N bytes
+            start, stop = max(0, len(data) - int(last)), len(data)
+        else:
+            start, stop = int(first), min(len(data), int(last) + 1 if last else len(data))
+        if start >= len(data) or start >= stop:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.end_headers()
+            return
+        body = data[start:stop]
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self._sent(len(body))
+
+
+PHASE_PREFIX = "/__phase__/"
 
 
 class CountingServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, latency: float) -> None:
+    def __init__(self, root: Path, latency: float, ranges: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), functools.partial(CountingHandler, directory=str(root)))
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.phase_requests: Counter[tuple[str, str, str]] = Counter()
+        self.phase_bytes: Counter[str] = Counter()
+        self.ranges_asked: list[tuple[str, str | None]] = []
+        self.bytes_sent = 0
+        self.phase = "none"
         self.lock = threading.Lock()
         self.latency = latency
+        self.ranges = ranges
 
     @property
     def url(self) -> str:
@@ -59,12 +119,14 @@ class CountingServer(ThreadingHTTPServer):
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.ranges_asked.clear()
+            self.bytes_sent = 0
 
 
 @contextmanager
-def http_server(root: Path, latency: float = 0.0) -> Iterator[CountingServer]:
+def http_server(root: Path, latency: float = 0.0, ranges: bool = False) -> Iterator[CountingServer]:
     """A static file server for ``root`` on 127.0.0.1 (a free port), stopped on exit."""
-    server = CountingServer(root, latency)
+    server = CountingServer(root, latency, ranges)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
