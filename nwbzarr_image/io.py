@@ -19,6 +19,7 @@ from nwbzarr_image.errors import (
     warn,
 )
 from nwbzarr_image.external.binding import add_num_samples, attach_resolvers, base_of
+from nwbzarr_image.hdf5 import open_if_hdf5
 from nwbzarr_image.layout import GroupNode, decode_file, decode_late, encode_file
 from nwbzarr_image.layout.paths import COLLECTIONS
 from nwbzarr_image.model import NWBFile, TimeSeries
@@ -104,9 +105,16 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
           ) -> NWBFile:
     if store is None:
         assert location is not None
-        store = stores.open_store(location, read_only=read_only)
+        store = open_if_hdf5(location, read_only) or stores.open_store(location, read_only=read_only)
     name = location.url if location is not None else repr(store)
-    tree, consolidated, version = _read_tree(store, name, strict)
+    try:
+        tree, consolidated, version = _read_tree(store, name, strict)
+    except StoreNotFoundError:
+        hdf5 = open_if_hdf5(location, read_only, probe_remote=True) if location and not location.is_local else None
+        if hdf5 is None:
+            raise
+        store = hdf5  # a remote HDF5 file whose name does not say so
+        tree, consolidated, version = _read_tree(store, name, strict)
     nwbfile = decode_file(tree, strict=strict)
     if not consolidated:
         warn(PerformanceWarning(

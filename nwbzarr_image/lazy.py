@@ -151,8 +151,11 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     ``identity`` (store URL + node path) names the graph deterministically without hashing any data.
     """
     chunks = storage_chunks(array) if array.ndim else ()
-    name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks, strict)
     source = ZarrSource(array, strict=strict)
+    plan = getattr(array.store, "dask_plan", None)  # HDF5 views: merged chunks, a source that prefetches
+    if plan is not None and array.ndim:
+        chunks, source = plan(array, strict)
+    name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks, strict)
     if array.ndim == 0:
         return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)
     return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=False, inline_array=True)

@@ -1,0 +1,160 @@
+"""Byte ranges of one HDF5 file: local preads, or fsspec range requests merged and sent concurrently; and a
+block-cached file object through which h5py reads the metadata of a remote file in few, growing requests."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+MERGE_GAP = 64 * 1024  # ranges closer than this are read by one request (at most this much is read in vain)
+MAX_REQUEST = 64 * 1024 * 1024
+HEAD_BLOCK = 1024 * 1024  # the first request of a remote file: superblock, root group, first object headers
+BLOCK = 256 * 1024
+MAX_BLOCK = 16 * 1024 * 1024
+
+
+def merge(ranges: Sequence[tuple[int, int]], gap: int = MERGE_GAP, limit: int = MAX_REQUEST
+          ) -> list[tuple[int, int, list[int]]]:
+    """Group ``(offset, size)`` ranges into ``(start, end, members)`` requests: sorted, neighbours closer than
+    ``gap`` bytes merged, no request over ``limit`` bytes unless a single range is."""
+    order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+    out: list[tuple[int, int, list[int]]] = []
+    for i in order:
+        start, size = ranges[i]
+        end = start + size
+        if out and start - out[-1][1] <= gap and max(end, out[-1][1]) - out[-1][0] <= limit:
+            last = out[-1]
+            out[-1] = (last[0], max(last[1], end), [*last[2], i])
+        else:
+            out.append((start, end, [i]))
+    return out
+
+
+class ByteSource:
+    """Reads byte ranges of the file at ``location`` (picklable: reopens its handle in each process).
+
+    ``requests`` and ``bytes_read`` count what was read, for tests and benchmarks.
+    """
+
+    def __init__(self, url: str, fs: Any, path: str, local: bool, size: int = 0) -> None:
+        self.url, self.fs, self.path, self.local, self.size = url, fs, path, local, size
+        self.requests = 0
+        self.bytes_read = 0
+        self._fd: int | None = None
+        self._pid = -1
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "fs": self.fs, "path": self.path, "local": self.local, "size": self.size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def _count(self, n: int, nbytes: int) -> None:
+        with self._lock:
+            self.requests += n
+            self.bytes_read += nbytes
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
+        return self._fd
+
+    def read(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` (fewer at the end of the file)."""
+        return self.read_many([(offset, size)])[0]
+
+    def read_many(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Every range, neighbours merged into one request and the requests sent concurrently."""
+        if not ranges:
+            return []
+        groups = merge(ranges)
+        if self.local:
+            fd = self._descriptor()
+            blobs = [os.pread(fd, end - start, start) for start, end, _ in groups]
+        else:
+            blobs = self.fs.cat_ranges([self.path] * len(groups), [g[0] for g in groups], [g[1] for g in groups],
+                                       on_error="raise")
+            for blob in blobs:
+                if isinstance(blob, BaseException):
+                    raise blob
+        self._count(len(groups), sum(len(b) for b in blobs))
+        out: list[bytes] = [b""] * len(ranges)
+        for (start, _end, members), blob in zip(groups, blobs, strict=True):
+            for i in members:
+                offset, size = ranges[i]
+                out[i] = bytes(blob[offset - start:offset - start + size])
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+class BlockFile(io.RawIOBase):
+    """A read-only file object for h5py over ``read(offset, size)``: aligned blocks, kept for the whole walk; a
+    read right after the previous block fetches twice as many blocks as the last sequential fetch (remfile's
+    scheme), so metadata spread over a file costs few requests."""
+
+    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"") -> None:
+        super().__init__()
+        self._read, self.size, self.pos = read, size, 0
+        self.blocks: dict[int, bytes] = {}
+        self._run = 1
+        for i in range(0, len(head) // BLOCK):
+            self.blocks[i] = head[i * BLOCK:(i + 1) * BLOCK]
+        if head and len(head) == size:
+            self.blocks[len(head) // BLOCK] = head[(len(head) // BLOCK) * BLOCK:]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        end = min(self.pos + len(view), self.size)
+        if end <= self.pos:
+            return 0
+        first, last = self.pos // BLOCK, (end - 1) // BLOCK
+        for i in range(first, last + 1):
+            if i not in self.blocks:
+                self._fetch(i, last)
+        done = 0
+        while self.pos < end:
+            i = self.pos // BLOCK
+            block = self.blocks[i]
+            start = self.pos - i * BLOCK
+            piece = block[start:start + (end - self.pos)]
+            if not piece:
+                break
+            view[done:done + len(piece)] = piece
+            done += len(piece)
+            self.pos += len(piece)
+        return done
+
+    def _fetch(self, first: int, last: int) -> None:
+        sequential = (first - 1) in self.blocks
+        self._run = min(self._run * 2, MAX_BLOCK // BLOCK) if sequential else 1
+        count = max(last - first + 1, self._run)
+        while count > 1 and (first + count - 1) in self.blocks:
+            count -= 1
+        start = first * BLOCK
+        data = self._read(start, min(count * BLOCK, self.size - start))
+        for k in range(count):
+            piece = data[k * BLOCK:(k + 1) * BLOCK]
+            if piece and first + k not in self.blocks:
+                self.blocks[first + k] = piece

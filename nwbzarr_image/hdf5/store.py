@@ -1,0 +1,309 @@
+"""A read-only zarr store over the NWB Zarr v3 view of an HDF5 file: metadata from memory, chunks by byte range."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+import numpy as np
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
+from zarr.core.buffer import Buffer, BufferPrototype
+
+from nwbzarr_image.errors import CorruptDataError, ReadOnlyError
+from nwbzarr_image.hdf5.index import ChunkTable, linear_index, list_chunks
+from nwbzarr_image.hdf5.ranges import BlockFile, ByteSource
+from nwbzarr_image.hdf5.thread import run_h5
+from nwbzarr_image.hdf5.view import ArraySource, View
+
+CHUNK_KEY = re.compile(r"^(.*)/c((?:/\d+)*)$")
+
+
+class Hdf5Store(Store):
+    """The view's keys: ``zarr.json`` documents and small values in memory; chunk keys of big datasets resolve
+    to byte ranges of the HDF5 file through their chunk table (listed with h5py the first time the dataset is
+    read, in the h5py thread). Pickles with its tables and no h5py handle.
+
+    Parameters
+    ----------
+    source : ByteSource
+        The HDF5 file's bytes.
+    view : View
+        The documents and chunk sources built from the walk.
+    tables : dict, optional
+        Chunk tables already listed (from the cache), by array key.
+    on_table : callable, optional
+        Called with the store after each newly listed table (to update the cache).
+    """
+
+    supports_writes = False
+    supports_deletes = False
+    supports_partial_writes = False
+    supports_listing = True
+
+    def __init__(self, source: ByteSource, view: View, tables: dict[str, ChunkTable] | None = None,
+                 on_table: Callable[[Hdf5Store], None] | None = None) -> None:
+        super().__init__(read_only=True)
+        self.source, self.view = source, view
+        self.tables: dict[str, ChunkTable] = dict(tables or {})
+        self.on_table = on_table
+        self.listings = 0  # chunk tables listed with h5py by this store
+        self._h5: Any = None
+        self._lock = threading.RLock()
+        self._prefetched: dict[str, bytes] = {}
+        self._nodes: set[str] | None = None
+
+    # -- pickling (dask.distributed workers: tables travel, h5py does not) -----------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source, "view": self.view, "tables": self.tables}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["source"], state["view"], state["tables"])  # type: ignore[misc]
+        self._is_open = True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hdf5Store) and other.source.url == self.source.url and other.view is self.view
+
+    def __hash__(self) -> int:
+        return hash(self.source.url)
+
+    def __repr__(self) -> str:
+        return f"Hdf5Store({self.source.url!r})"
+
+    def with_read_only(self, read_only: bool = False) -> Hdf5Store:
+        if not read_only:
+            raise ReadOnlyError(f"{self.source.url}: HDF5 files are read-only here; got a request to write. "
+                                "Convert it first: nzi.write(nzi.read(url), 'out.nwb.zarr').")
+        return self
+
+    def dask_plan(self, array: Any, strict: bool) -> tuple[tuple[int, ...], Any]:
+        """Dask chunks and task source for ``as_dask`` (see ``blocks.py``)."""
+        from nwbzarr_image.hdf5.blocks import dask_plan
+
+        return dask_plan(array, strict)
+
+    @property
+    def url(self) -> str:
+        return self.source.url
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+                  ) -> Buffer | None:
+        data = self.view.entries.get(key)
+        if data is None:
+            with self._lock:
+                data = self._prefetched.pop(key, None)
+        if data is None:
+            parsed = self.parse(key)
+            if parsed is None:
+                return None
+            data = await asyncio.to_thread(self.chunk, *parsed)
+            if data is None:
+                return None
+        return prototype.buffer.from_bytes(_cut(data, byte_range))
+
+    async def get_partial_values(self, prototype: BufferPrototype,
+                                 key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+        return [await self.get(key, prototype, byte_range) for key, byte_range in key_ranges]
+
+    async def exists(self, key: str) -> bool:
+        if key in self.view.entries:
+            return True
+        parsed = self.parse(key)
+        return parsed is not None and await asyncio.to_thread(self.stored, *parsed)
+
+    def parse(self, key: str) -> tuple[ArraySource, tuple[int, ...]] | None:
+        match = CHUNK_KEY.match(key)
+        if match is None:
+            return None
+        source = self.view.sources.get(match.group(1))
+        if source is None:
+            return None
+        coords = tuple(int(c) for c in match.group(2).split("/")[1:])
+        if len(coords) != len(source.shape) or any(c >= n for c, n in zip(coords, source.grid, strict=True)):
+            return None
+        return source, coords
+
+    def stored(self, source: ArraySource, coords: tuple[int, ...]) -> bool:
+        if source.kind != "chunked":
+            return True
+        return self.table(source).lookup(linear_index(coords, source.grid))[1] > 0
+
+    def table(self, source: ArraySource) -> ChunkTable:
+        """The chunk table of a chunked dataset, listed with one ``chunk_iter`` pass on first use."""
+        table = self.tables.get(source.key)
+        if table is None:
+            with self._lock:
+                table = self.tables.get(source.key)
+                if table is None:
+                    table = run_h5(self._list, source)
+                    self.tables[source.key] = table
+                    self.listings += 1
+                    if self.on_table is not None:
+                        self.on_table(self)
+        return table
+
+    def _list(self, source: ArraySource) -> ChunkTable:
+        return list_chunks(self.h5()["/" + source.key], source.grid, source.chunks)
+
+    def h5(self) -> Any:
+        """The h5py file (opened in the h5py thread; only chunk listing and fallback reads use it)."""
+        if self._h5 is None:
+            from nwbzarr_image.hdf5.opener import h5py_module
+
+            h5py = h5py_module()
+            if self.source.local:
+                self._h5 = h5py.File(self.source.path, "r")
+            else:
+                self._h5 = h5py.File(BlockFile(self.source.read, self.source.size), "r")
+        return self._h5
+
+    def ranges(self, source: ArraySource, coords: tuple[int, ...]) -> tuple[int, int, int] | None:
+        """``(offset, size, filter_mask)`` of one chunk in the file; None when it is not stored."""
+        if source.kind == "contiguous":
+            frame = int(np.prod(source.shape[1:], dtype=np.int64)) * np.dtype(source.dtype).itemsize
+            first = coords[0] * source.chunks[0]
+            rows = min(source.chunks[0], source.shape[0] - first)
+            return int(source.offset or 0) + first * frame, rows * frame, 0
+        offset, size, mask = self.table(source).lookup(linear_index(coords, source.grid))
+        return (offset, size, mask) if size else None
+
+    def chunk(self, source: ArraySource, coords: tuple[int, ...], raw: bytes | None = None) -> bytes | None:
+        """The bytes of one chunk as its declared codecs expect them (``raw``: already read from the file)."""
+        if source.kind == "fallback":
+            return run_h5(self._decoded, source, coords)
+        where = self.ranges(source, coords)
+        if where is None:
+            return None
+        offset, size, mask = where
+        if mask:
+            return _encode(run_h5(self._decoded, source, coords), source)
+        self._check_within(source, coords, offset, size)
+        data = raw if raw is not None else self.source.read(offset, size)
+        if len(data) < size:
+            raise self._truncated(source, coords, offset, size, len(data))
+        if source.kind == "contiguous" and len(data) < source.chunk_nbytes:
+            data = data + bytes(source.chunk_nbytes - len(data))  # zarr's edge chunks are full-size
+        return data
+
+    def _check_within(self, source: ArraySource, coords: tuple[int, ...], offset: int, size: int) -> None:
+        if self.source.size and offset + size > self.source.size:
+            raise self._truncated(source, coords, offset, size, max(0, self.source.size - offset))
+
+    def _truncated(self, source: ArraySource, coords: tuple[int, ...], offset: int, size: int, got: int
+                   ) -> CorruptDataError:
+        return CorruptDataError(f"read {self.source.url}: /{source.key} chunk {coords} lies beyond the end of the "
+                                f"file; expected {size} bytes at offset {offset}, got {got}. The file is truncated "
+                                "(an incomplete download or copy); fetch it again.")
+
+    def _decoded(self, source: ArraySource, coords: tuple[int, ...]) -> np.ndarray:
+        """One chunk read and decoded by h5py (filters numcodecs lacks, or skipped by a filter mask)."""
+        starts = [c * n for c, n in zip(coords, source.chunks, strict=True)]
+        region = tuple(slice(s, min(s + n, d)) for s, n, d in zip(starts, source.chunks, source.shape, strict=True))
+        try:
+            values = np.asarray(self.h5()["/" + source.key][region], dtype=source.dtype)
+        except OSError as err:
+            from nwbzarr_image.hdf5.opener import filter_hint
+
+            raise CorruptDataError(f"read {self.source.url}: /{source.key} cannot be decoded by h5py ({err}); "
+                                   f"expected a dataset h5py can read. {filter_hint(source)}") from err
+        full = np.zeros(source.chunks, dtype=source.dtype)
+        full[tuple(slice(0, r.stop - r.start) for r in region)] = values
+        return full
+
+    def prefetch(self, key: str, coords: list[tuple[int, ...]]) -> None:
+        """Read the chunks ``coords`` of array ``key`` with merged, concurrent range requests, for the zarr
+        reads that follow (a task of a dask array calls this before reading its block)."""
+        source = self.view.sources.get(key)
+        if source is None or source.kind == "fallback":
+            return
+        wanted: list[tuple[tuple[int, ...], int, int]] = []
+        for c in coords:
+            where = self.ranges(source, c)
+            if where is not None and not where[2]:
+                self._check_within(source, c, where[0], where[1])
+                wanted.append((c, where[0], where[1]))
+        blobs = self.source.read_many([(offset, size) for _, offset, size in wanted])
+        ready = {f"{key}/c/" + "/".join(map(str, c)): self.chunk(source, c, blob)
+                 for (c, _, _), blob in zip(wanted, blobs, strict=True)}
+        with self._lock:
+            self._prefetched.update({k: v for k, v in ready.items() if v is not None})
+
+    def forget(self, key: str, coords: list[tuple[int, ...]]) -> None:
+        with self._lock:
+            for c in coords:
+                self._prefetched.pop(f"{key}/c/" + "/".join(map(str, c)), None)
+
+    # -- listing ----------------------------------------------------------------------------------------------
+
+    def _all_nodes(self) -> set[str]:
+        if self._nodes is None:
+            self._nodes = set(self.view.entries)
+        return self._nodes
+
+    async def list(self) -> AsyncIterator[str]:
+        for key in sorted(self._all_nodes()):
+            yield key
+
+    async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        for key in sorted(self._all_nodes()):
+            if key.startswith(prefix):
+                yield key
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        prefix = prefix.rstrip("/")
+        base = f"{prefix}/" if prefix else ""
+        seen: set[str] = set()
+        for key in sorted(self._all_nodes()):
+            if key.startswith(base):
+                name = key[len(base):].split("/", 1)[0]
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+
+    async def set(self, key: str, value: Buffer) -> None:
+        raise ReadOnlyError(f"{self.source.url}: HDF5 files are read-only here. Convert the file to write it.")
+
+    async def delete(self, key: str) -> None:
+        raise ReadOnlyError(f"{self.source.url}: HDF5 files are read-only here. Convert the file to write it.")
+
+    async def set_partial_values(self, key_start_values: Iterable[tuple[str, int, Any]]) -> None:
+        raise ReadOnlyError(f"{self.source.url}: HDF5 files are read-only here.")
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            handle, self._h5 = self._h5, None
+            run_h5(handle.close)
+        super().close()
+
+
+def _cut(data: bytes, byte_range: ByteRequest | None) -> bytes:
+    if byte_range is None:
+        return data
+    if isinstance(byte_range, RangeByteRequest):
+        return data[byte_range.start:byte_range.end]
+    if isinstance(byte_range, OffsetByteRequest):
+        return data[byte_range.offset:]
+    if isinstance(byte_range, SuffixByteRequest):
+        return data[-byte_range.suffix:]
+    raise TypeError(f"unexpected byte range {byte_range!r}")
+
+
+def _encode(values: np.ndarray, source: ArraySource) -> bytes:
+    """A chunk decoded by h5py, encoded again with the codecs its zarr.json declares."""
+    import numcodecs
+
+    data: Any = np.ascontiguousarray(values, dtype=source.dtype).tobytes()
+    itemsize = np.dtype(source.dtype).itemsize
+    for f in source.filters:
+        level = f.values[0] if f.values else 4
+        codecs = {1: lambda lv=level: numcodecs.Zlib(level=lv), 2: lambda: numcodecs.Shuffle(elementsize=itemsize),
+                  3: numcodecs.Fletcher32, 32001: lambda: numcodecs.Blosc(cname="lz4"),
+                  32015: lambda: numcodecs.Zstd(level=3)}
+        codec = codecs[f.code]()
+        data = codec.encode(data)
+    return bytes(data)
