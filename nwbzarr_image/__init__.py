@@ -8,6 +8,7 @@ from nwbzarr_image.errors import (
     LayoutError,
     MissingChunkWarning,
     MissingDependencyError,
+    NameRequiredError,
     NodeNotFoundError,
     NWBDeprecationWarning,
     NWBRuleWarning,
@@ -23,6 +24,7 @@ from nwbzarr_image.errors import (
 from nwbzarr_image.external import (
     ExternalFileError,
     ExternalFileNotFoundError,
+    ExternalImageError,
     ExternalPathError,
     ExternalVideo,
     ExternalVideoError,
@@ -31,7 +33,9 @@ from nwbzarr_image.external import (
 from nwbzarr_image.io import consolidate, open, read, write  # noqa: A004
 from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
 from nwbzarr_image.model import (
+    BaseImage,
     Device,
+    ExternalImage,
     GrayscaleImage,
     Image,
     ImageMaskSeries,
@@ -53,13 +57,13 @@ from nwbzarr_image.rechunk import rechunk_series
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccessDeniedError", "ArgumentTypeError", "CorruptDataError", "DataChunkIterator", "Device", "ExternalFileError",
-    "ExternalFileNotFoundError", "ExternalPathError", "ExternalVideo", "ExternalVideoError",
-    "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
-    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingChunkWarning", "MissingDependencyError",
-    "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning",
-    "NodeNotFoundError", "OpticalSeries", "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage",
-    "ReadOnlyError", "SchemaError", "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject",
-    "TimeSeries", "ZarrDataIO", "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external",
-    "write",
+    "AccessDeniedError", "ArgumentTypeError", "BaseImage", "CorruptDataError", "DataChunkIterator", "Device",
+    "ExternalFileError", "ExternalFileNotFoundError", "ExternalImage", "ExternalImageError", "ExternalPathError",
+    "ExternalVideo", "ExternalVideoError", "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries",
+    "ImageReferences", "ImageSeries", "Images", "IndexSeries", "InvalidFileWarning", "LayoutError",
+    "MissingChunkWarning", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning",
+    "NWBZarrImageError", "NWBZarrImageWarning", "NameRequiredError", "NodeNotFoundError", "OpticalSeries",
+    "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
+    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
+    "consolidate", "open", "read", "rechunk_series", "resolve_external", "write", "__version__",
 ]

@@ -42,6 +42,10 @@ class NodeNotFoundError(NWBZarrImageError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NameRequiredError(NWBZarrImageError, ValueError):
+    """A getter was called without a name on a collection that holds no object or several (pynwb: ValueError)."""
+
+
 class StoreExistsError(NWBZarrImageError, FileExistsError):
     """The target of a write already exists and the mode forbids replacing it."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from nwbzarr_image.storage.write_stream import add_new_nodes, write_store
 OpenMode = Literal["r", "r+", "a"]
 
 
-def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | None = None,
+def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | None = None,
           mode: WriteMode = "w-") -> None:
     """Write ``nwbfile`` as an NWB Zarr (format 3) file at ``url``.
 
@@ -43,8 +44,9 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     nwbfile : NWBFile
         The file to write. Data may be numpy, dask or zarr arrays, lazily read series, or data-chunk
         iterators (streamed with bounded memory).
-    url : str or zarr.abc.store.Store
-        A local path, any fsspec URL (``s3://``, ``memory://``, ...) or an empty zarr store.
+    url : str, os.PathLike or zarr.abc.store.Store
+        A local path (str or ``pathlib.Path``), any fsspec URL (``s3://``, ``memory://``, ...) or an empty
+        zarr store.
     storage_options : dict, optional
         Options for the fsspec file system (credentials, endpoint, ...).
     mode : {'w-', 'w'}
@@ -67,6 +69,7 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
     if mode not in ("w", "w-"):
         raise ArgumentTypeError(f"write: mode must be 'w-' (refuse an existing file) or 'w' (replace it); got "
                                 f"{mode!r}. Use open(url, 'a') to add to an existing file.")
+    url = stores.as_url(url)
     tree = encode_file(nwbfile)  # layout errors surface before anything is written
     if isinstance(url, Store):
         add_num_samples(tree, nwbfile, base_of(None, url))
@@ -78,13 +81,15 @@ def write(nwbfile: NWBFile, url: str | Store, storage_options: dict[str, Any] | 
         write_file(location, tree, mode)
 
 
-def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> NWBFile:
+def read(url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | None = None, *,
+         strict: bool = False) -> NWBFile:
     """Open the NWB file at ``url`` read-only; frame data stays in the store until computed.
 
     Parameters
     ----------
-    url : str or zarr.abc.store.Store
-        A local path, any fsspec URL (``https://``, ``s3://``, ``memory://``, ...) or a zarr store.
+    url : str, os.PathLike or zarr.abc.store.Store
+        A local path (str or ``pathlib.Path``), any fsspec URL (``https://``, ``s3://``, ``memory://``, ...)
+        or a zarr store.
     storage_options : dict, optional
         Options for the fsspec file system.
     strict : bool
@@ -95,6 +100,7 @@ def read(url: str | Store, storage_options: dict[str, Any] | None = None, *, str
     NWBFile
         Series ``data`` and ``timestamps`` are dask arrays chunked like the store.
     """
+    url = stores.as_url(url)
     if isinstance(url, Store):
         return _read(None, strict=strict, read_only=True, store=url)
     with stores.storage_errors(url, "read"):
@@ -172,17 +178,18 @@ def _read_tree_any(store: Store, name: str, strict: bool) -> tuple[GroupNode, bo
     return legacy[0], legacy[1], 2
 
 
-def consolidate(url: str, storage_options: dict[str, Any] | None = None) -> None:
+def consolidate(url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> None:
     """Write consolidated metadata into the root ``zarr.json`` of a Zarr format 3 file, so that it opens
     with one request.
 
     Parameters
     ----------
-    url : str
+    url : str or os.PathLike
         A local path or a writable fsspec URL.
     storage_options : dict, optional
         Options for the fsspec file system.
     """
+    url = stores.as_url(url)
     with stores.storage_errors(url, "write"):
         consolidate_file(stores.locate(url, storage_options))
 
@@ -221,16 +228,16 @@ class BoundFile:
 
 
 def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
-    return [obj for obj in nwbfile.objects() if isinstance(obj, TimeSeries)]
+    return [obj for obj in nwbfile.walk_objects() if isinstance(obj, TimeSeries)]
 
 
-def open(url: str, mode: OpenMode = "r", storage_options: dict[str, Any] | None = None,  # noqa: A001
-         *, strict: bool = False) -> BoundFile:
+def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001
+         storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> BoundFile:
     """Open an NWB file bound to its store, as a context manager.
 
     Parameters
     ----------
-    url : str
+    url : str or os.PathLike
         A local path or any fsspec URL.
     mode : {'r', 'r+', 'a'}
         ``'r'`` read-only; ``'r+'``/``'a'`` also write, on leaving the ``with`` block, the objects added.
@@ -244,6 +251,7 @@ def open(url: str, mode: OpenMode = "r", storage_options: dict[str, Any] | None 
     >>> with nzi.open("session.nwb.zarr", "a") as nwb:  # doctest: +SKIP
     ...     nwb.add_acquisition(series)
     """
+    url = stores.as_url(url)
     if mode not in ("r", "r+", "a"):
         raise ArgumentTypeError(f"open: mode must be 'r', 'r+' or 'a'; got {mode!r}. To create a file use "
                                 "write(nwbfile, url).")

@@ -9,6 +9,7 @@ the movie and chunk sizes. Both passes run on the active dask scheduler (threads
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ SLAB_COPIES = 2.5  # a slab task holds the source chunks, the joined slab and th
 
 def rechunk_series(
     source: TimeSeries | NWBFile,
-    url: str,
+    url: str | os.PathLike[str],
     name: str,
     *,
     series: str | None = None,
@@ -48,7 +49,7 @@ def rechunk_series(
     ----------
     source : ImageSeries or NWBFile
         The series to copy (typically read lazily with ``nzi.read``), or a file holding it (see ``series``).
-    url : str
+    url : str or os.PathLike
         The NWB file to add the copy to (it may be the file the source was read from). When it does not exist,
         a new file with the source file's session metadata is written there.
     name : str
@@ -88,6 +89,7 @@ def rechunk_series(
         raise SchemaError(f"{where}: one frame ({frame_bytes / 2**20:.1f} MB, x{SLAB_COPIES} while copied) does "
                           f"not fit in memory_gb={memory_gb}; expected at least {SLAB_COPIES * frame_bytes / 2**30:.3f}"
                           ". Raise memory_gb.")
+    url = stores.as_url(url)
     with stores.storage_errors(url, "write"):
         location = stores.locate(url, storage_options)
         nwbfile = None if location.exists() else _file_of(where, source, ts, url)

@@ -74,11 +74,11 @@ def _path(obj: Any) -> str:
 
 
 def _series(nwb: NWBFile) -> list[TimeSeries]:
-    return [obj for obj in nwb.objects() if isinstance(obj, TimeSeries)]
+    return [obj for obj in nwb.walk_objects() if isinstance(obj, TimeSeries)]
 
 
 def _images(nwb: NWBFile) -> list[Images]:
-    return [obj for obj in nwb.objects() if isinstance(obj, Images)]
+    return [obj for obj in nwb.walk_objects() if isinstance(obj, Images)]
 
 
 def _series_problems(series: TimeSeries) -> list[Problem]:

@@ -9,15 +9,15 @@ import sys
 import nwbzarr_image as nzi
 
 PUBLIC = {
-    "AccessDeniedError", "ArgumentTypeError", "CorruptDataError", "DataChunkIterator", "Device", "ExternalFileError",
-    "ExternalFileNotFoundError", "ExternalPathError", "ExternalVideo", "ExternalVideoError",
-    "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries", "ImageReferences", "ImageSeries",
-    "Images", "IndexSeries", "InvalidFileWarning", "LayoutError", "MissingChunkWarning", "MissingDependencyError",
-    "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning", "NWBZarrImageError", "NWBZarrImageWarning",
-    "NodeNotFoundError", "OpticalSeries", "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage",
-    "ReadOnlyError", "SchemaError", "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject",
-    "TimeSeries", "ZarrDataIO", "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external",
-    "write",
+    "AccessDeniedError", "ArgumentTypeError", "BaseImage", "CorruptDataError", "DataChunkIterator", "Device",
+    "ExternalFileError", "ExternalFileNotFoundError", "ExternalImage", "ExternalImageError", "ExternalPathError",
+    "ExternalVideo", "ExternalVideoError", "GenericDataChunkIterator", "GrayscaleImage", "Image", "ImageMaskSeries",
+    "ImageReferences", "ImageSeries", "Images", "IndexSeries", "InvalidFileWarning", "LayoutError",
+    "MissingChunkWarning", "MissingDependencyError", "NWBDeprecationWarning", "NWBFile", "NWBRuleWarning",
+    "NWBZarrImageError", "NWBZarrImageWarning", "NameRequiredError", "NodeNotFoundError", "OpticalSeries",
+    "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
+    "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
+    "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external", "write",
 }
 
 
@@ -39,6 +39,8 @@ def test_errors_subclass_the_builtins_users_catch() -> None:
     assert issubclass(nzi.SchemaError, ValueError) and issubclass(nzi.SchemaError, nzi.NWBZarrImageError)
     assert issubclass(nzi.ArgumentTypeError, TypeError)
     assert issubclass(nzi.NodeNotFoundError, KeyError)
+    assert issubclass(nzi.NameRequiredError, ValueError)
+    assert issubclass(nzi.ExternalImageError, ValueError)
     assert issubclass(nzi.StoreExistsError, FileExistsError)
     assert issubclass(nzi.StoreNotFoundError, FileNotFoundError)
     assert issubclass(nzi.ReadOnlyError, PermissionError)

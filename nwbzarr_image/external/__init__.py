@@ -8,6 +8,7 @@ from nwbzarr_image.external.decoder import VideoFile
 from nwbzarr_image.external.errors import (
     ExternalFileError,
     ExternalFileNotFoundError,
+    ExternalImageError,
     ExternalPathError,
     ExternalVideoError,
 )
@@ -16,6 +17,6 @@ from nwbzarr_image.external.paths import ExternalBase, ExternalTarget, resolve_e
 from nwbzarr_image.external.resolver import ExternalResolver
 
 __all__ = [
-    "ExternalBase", "ExternalFileError", "ExternalFileNotFoundError", "ExternalPathError", "ExternalResolver",
-    "ExternalTarget", "ExternalVideo", "ExternalVideoError", "VideoFile", "resolve_external",
+    "ExternalBase", "ExternalFileError", "ExternalFileNotFoundError", "ExternalImageError", "ExternalPathError",
+    "ExternalResolver", "ExternalTarget", "ExternalVideo", "ExternalVideoError", "VideoFile", "resolve_external",
 ]

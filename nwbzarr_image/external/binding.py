@@ -37,7 +37,7 @@ def attach_resolvers(nwbfile: NWBFile, location: Location | None, store: Store |
     """Give the file and each of its ImageSeries the resolver of the file's directory."""
     resolver = ExternalResolver(base_of(location, store))
     nwbfile.__dict__["_external_resolver"] = resolver
-    for obj in nwbfile.objects():
+    for obj in nwbfile.walk_objects():
         if isinstance(obj, ImageSeries):
             obj.__dict__["_external_resolver"] = resolver
 
@@ -68,7 +68,7 @@ def frame_total(series: ImageSeries, base: ExternalBase | None) -> int | None:
 def add_num_samples(tree: GroupNode, nwbfile: NWBFile, base: ExternalBase | None) -> None:
     """Check the frame counts of every new external series and add the derived ``num_samples`` to ``tree``."""
     paths = object_paths(nwbfile)
-    for obj in nwbfile.objects():
+    for obj in nwbfile.walk_objects():
         if not isinstance(obj, ImageSeries) or raw(obj, "external_file") is None:
             continue
         if obj.__dict__.get("_stored_path") is not None or id(obj) not in paths:

@@ -1,4 +1,4 @@
-"""Errors of external video files: a path refused or missing, a file that is not the video it should be."""
+"""Errors of external files (videos, images): a path refused or missing, a file that is not what it should be."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from nwbzarr_image.errors import NWBZarrImageError
 
 
 class ExternalFileError(NWBZarrImageError):
-    """An external file of an ImageSeries cannot be used (base class of the errors below)."""
+    """An external file of an ImageSeries or ExternalImage cannot be used (base class of the errors below)."""
 
 
 class ExternalPathError(ExternalFileError, PermissionError):
@@ -19,3 +19,7 @@ class ExternalFileNotFoundError(ExternalFileError, FileNotFoundError):
 
 class ExternalVideoError(ExternalFileError, ValueError):
     """An external file cannot be decoded as video, or its frames disagree with starting_frame/num_samples."""
+
+
+class ExternalImageError(ExternalFileError, ValueError):
+    """The file of an ExternalImage cannot be decoded as an image, or is not of its ``image_format``."""

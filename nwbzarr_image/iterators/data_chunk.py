@@ -15,16 +15,53 @@ Selection = tuple[slice, ...]
 
 
 class DataChunk:
-    """A block of values and where it goes in the full array (``selection``: one slice per axis)."""
+    """A block of values and where it goes in the full array (``selection``: one slice per axis).
+
+    As hdmf's, it is array-like: ``np.asarray(chunk)``, ``np.allclose(chunk, 0)``, ``chunk.shape``,
+    ``chunk.dtype`` and any other attribute of ``data``.
+    """
 
     __slots__ = ("data", "selection")
 
-    def __init__(self, data: np.ndarray, selection: Selection) -> None:
+    def __init__(self, data: np.ndarray | None = None, selection: Selection | None = None) -> None:
         self.data = data
         self.selection = selection
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.data) if self.data is not None else 0
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in DataChunk.__slots__ or attr.startswith("__"):  # unset slots, copy/pickle probes
+            raise AttributeError(attr)
+        return getattr(self.data, attr)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = np.asarray(self.data, dtype=dtype)
+        return array.copy() if copy else array
+
+    def __getitem__(self, item: Any) -> Any:
+        return self.data[item]  # type: ignore[index]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the values."""
+        return np.asarray(self.data).dtype if not hasattr(self.data, "dtype") else self.data.dtype  # type: ignore
+
+    def astype(self, dtype: Any) -> DataChunk:
+        """A DataChunk of the same selection with the values converted to ``dtype``."""
+        return DataChunk(np.asarray(self.data).astype(dtype), self.selection)
+
+    def get_min_bounds(self) -> tuple[int, ...]:
+        """The smallest array shape that holds ``selection``."""
+        sel = self.selection
+        if isinstance(sel, int):
+            return (sel + 1,)
+        if isinstance(sel, slice):
+            return (sel.stop or 0,)
+        if isinstance(sel, tuple):
+            return tuple((s.stop or 0) if isinstance(s, slice) else int(s) + 1 for s in sel)
+        raise ArgumentTypeError(f"DataChunk: selection must be an int, a slice or a tuple of them; got "
+                                f"{type(sel).__name__} {sel!r:.60}.")
 
     def __repr__(self) -> str:
         return f"DataChunk(shape={self.data.shape}, selection={self.selection})"

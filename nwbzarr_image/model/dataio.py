@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from nwbzarr_image.errors import ArgumentTypeError, SchemaError
 from nwbzarr_image.model.parse import is_array_like, shape_of
@@ -68,19 +70,56 @@ class ZarrDataIO:
                     f"{self.shards} and chunks {self.chunks}. Use e.g. shards={tuple(c * 4 for c in self.chunks)}."
                 )
 
+    # As hdmf's DataIO, the wrapper stands for its data: len, iteration, indexing, shape, dtype, np.asarray.
+
     @property
     def shape(self) -> tuple[int, ...] | None:
         return shape_of(self.data)
 
     @property
     def dtype(self) -> Any:
-        return getattr(self.data, "dtype", None)
+        dtype = getattr(self.data, "dtype", None)
+        if dtype is None and isinstance(self.data, (list, tuple)):
+            return np.asarray(self.data).dtype
+        return dtype
+
+    @property
+    def ndim(self) -> int | None:
+        shape = self.shape
+        return None if shape is None else len(shape)
+
+    @property
+    def size(self) -> int | None:
+        shape = self.shape
+        return None if shape is None else int(np.prod(shape, dtype=np.int64))
 
     def __len__(self) -> int:
         shape = self.shape
-        if not shape:
-            raise TypeError("ZarrDataIO: the length of the wrapped data is not known")
-        return shape[0]
+        if not shape or shape[0] is None:
+            raise ArgumentTypeError("ZarrDataIO: the length of the wrapped data is not known (a data-chunk iterator "
+                                    "of unknown length, or a scalar); expected sized data. Give the iterator a "
+                                    "maxshape.")
+        return int(shape[0])
+
+    def __bool__(self) -> bool:
+        return _is_iterator(self.data) or len(self) > 0
+
+    def __getitem__(self, item: Any) -> Any:
+        if _is_iterator(self.data):
+            raise ArgumentTypeError(f"ZarrDataIO: cannot index a {type(self.data).__name__}, whose values are only "
+                                    "read when the file is written; expected array data. Write the file, then index "
+                                    "the series read back.")
+        return self.data[item]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.data)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _is_iterator(self.data):
+            raise ArgumentTypeError(f"ZarrDataIO: cannot convert a {type(self.data).__name__} to an array: its "
+                                    "values are only read when the file is written; expected array data.")
+        array = np.asarray(self.data, dtype=dtype)
+        return array.copy() if copy else array
 
     def __repr__(self) -> str:
         return f"ZarrDataIO(shape={self.shape}, chunks={self.chunks}, shards={self.shards})"
@@ -94,6 +133,10 @@ def _parse_shape(arg: str, value: Sequence[int] | None) -> tuple[int, ...] | Non
             f"ZarrDataIO: '{arg}' must be a sequence of positive ints; got {value!r}. E.g. {arg}=(16, 512, 512)."
         )
     return tuple(int(n) for n in value)
+
+
+def _is_iterator(data: Any) -> bool:
+    return hasattr(data, "__next__") and not hasattr(data, "__array__")
 
 
 def unwrap(data: Any) -> Any:

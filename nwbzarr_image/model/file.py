@@ -2,100 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, NWBRuleWarning, SchemaError, warn
-from nwbzarr_image.model.core import Container, field
+from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, warn
+from nwbzarr_image.model.core import Container, field, raw
 from nwbzarr_image.model.device import Device
-from nwbzarr_image.model.parse import parse_str
+from nwbzarr_image.model.general import GENERAL_FIELDS, parse_general
+from nwbzarr_image.model.module import Collection, ProcessingModule
+from nwbzarr_image.model.parse import Deferred, parse_str
 from nwbzarr_image.model.subject import Subject
 
-T = TypeVar("T")
-
-
-class Collection[T](MutableMapping[str, T]):
-    """A dict of named objects; a missing name raises a NodeNotFoundError listing what exists."""
-
-    def __init__(self, label: str, owner: Container | None = None) -> None:
-        self._label = label
-        self._owner = owner
-        self._items: dict[str, T] = {}
-        # set by the reader: looks a name up in the store when the file's consolidated metadata lacks it
-        self.find_missing: Callable[[str], T | None] | None = None
-
-    def __getitem__(self, name: str) -> T:
-        if name not in self._items and self.find_missing is not None:
-            found = self.find_missing(name)
-            if found is not None:
-                self._items[name] = found
-        try:
-            return self._items[name]
-        except KeyError:
-            raise NodeNotFoundError(f"{self._label}: no object named {name!r}; it holds {sorted(self._items)}."
-                                    ) from None
-
-    def __setitem__(self, name: str, value: T) -> None:
-        self._items[name] = value
-
-    def __delitem__(self, name: str) -> None:
-        del self._items[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def add(self, obj: Any) -> Any:
-        if not isinstance(obj, Container):
-            raise ArgumentTypeError(f"{self._label}: can only hold NWB objects; got {type(obj).__name__}.")
-        if obj.name in self._items and self._items[obj.name] is not obj:
-            raise SchemaError(f"{self._label}: an object named {obj.name!r} already exists; got another "
-                              f"{type(obj).__name__} with that name. Give it a unique name.")
-        self._items[obj.name] = obj  # type: ignore[assignment]
-        if self._owner is not None and obj.parent is None:
-            obj.parent = self._owner
-        return obj
-
-    def __repr__(self) -> str:
-        return f"{self._label}({sorted(self._items)})"
-
-
-class ProcessingModule(Container):
-    """A named group of processed data (``/processing/<name>``).
-
-    Parameters
-    ----------
-    name : str
-        Name of the module, e.g. 'ophys'.
-    description : str
-        Description of the processing.
-    data_interfaces : iterable of objects, optional
-        Series, Images or other objects to add.
-    """
-
-    neurodata_type = "ProcessingModule"
-    description = field()
-
-    def __init__(self, name: str, description: str, data_interfaces: Iterable[Any] | None = None) -> None:
-        self._init_container(name)
-        self.description = parse_str(self.where, "description", description, allow_none=False)
-        self.data_interfaces: Collection[Any] = Collection(f"{self.where} data_interfaces", self)
-        for obj in data_interfaces or ():
-            self.add(obj)
-        self._seal()
-
-    def add(self, obj: Any) -> Any:
-        """Add a series, Images or other object to the module."""
-        return self.data_interfaces.add(obj)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.data_interfaces[name]
-
-    def get(self, name: str) -> Any:
-        return self.data_interfaces[name]
+__all__ = ["GENERAL_FIELDS", "Collection", "NWBFile", "ProcessingModule"]
 
 
 def _parse_datetime(where: str, arg: str, value: Any) -> datetime:
@@ -123,7 +42,29 @@ class NWBFile(Container):
         When the file was created and modified; default now.
     timestamps_reference_time : datetime, optional
         Time zero of all timestamps; default ``session_start_time``.
-    acquisition, stimulus, stimulus_template, devices, processing : iterable, optional
+    experimenter : str or list of str, optional
+        Who performed the experiment (a str is kept as a 1-tuple).
+    experiment_description, session_id, institution : str, optional
+        General description of the experiment; lab-specific session ID; institution(s).
+    keywords : list or array of str, optional
+        Terms to search over.
+    notes : str, optional
+        Notes about the experiment.
+    external_resources : None
+        pynwb's HERD table; not supported here, must be None (it holds its place in the argument order).
+    pharmacology, protocol : str, optional
+        Drugs used; experimental protocol (e.g. IACUC).
+    related_publications : str or list of str, optional
+        PMID, DOI, URL, ... (a str is kept as a 1-tuple).
+    slices : str, optional
+        Description of slices.
+    source_script, source_script_file_name : str, optional
+        The script that created the file and its file name (which needs ``source_script``).
+    was_generated_by : array of str, optional
+        Software that generated the file, one ``[name, version]`` row each.
+    data_collection, surgery, virus, stimulus_notes, lab : str, optional
+        Notes about data collection; surgery; viruses used; stimuli; the lab.
+    acquisition, analysis, stimulus, stimulus_template, processing, devices : iterable, optional
         Objects to add to each collection.
     subject : Subject, optional
         The subject of the session (``/general/subject``).
@@ -135,6 +76,24 @@ class NWBFile(Container):
     session_start_time = field()
     timestamps_reference_time = field()
     file_create_date = field()
+    experimenter = field()
+    experiment_description = field()
+    session_id = field()
+    institution = field()
+    keywords = field()
+    notes = field()
+    pharmacology = field()
+    protocol = field()
+    related_publications = field()
+    slices = field()
+    source_script = field()
+    source_script_file_name = field()
+    was_generated_by = field()
+    data_collection = field()
+    surgery = field()
+    virus = field()
+    stimulus_notes = field()
+    lab = field()
     subject = field()
 
     def __init__(
@@ -144,12 +103,32 @@ class NWBFile(Container):
         session_start_time: datetime,
         file_create_date: datetime | list[datetime] | None = None,
         timestamps_reference_time: datetime | None = None,
-        *,
+        experimenter: str | list[str] | tuple[str, ...] | None = None,
+        experiment_description: str | None = None,
+        session_id: str | None = None,
+        institution: str | None = None,
+        keywords: Any = None,
+        notes: str | None = None,
+        external_resources: None = None,
+        pharmacology: str | None = None,
+        protocol: str | None = None,
+        related_publications: str | list[str] | tuple[str, ...] | None = None,
+        slices: str | None = None,
+        source_script: str | None = None,
+        source_script_file_name: str | None = None,
+        was_generated_by: Any = None,
+        data_collection: str | None = None,
+        surgery: str | None = None,
+        virus: str | None = None,
+        stimulus_notes: str | None = None,
+        lab: str | None = None,
         acquisition: Iterable[Any] | None = None,
+        analysis: Iterable[Any] | None = None,
         stimulus: Iterable[Any] | None = None,
         stimulus_template: Iterable[Any] | None = None,
-        devices: Iterable[Device] | None = None,
+        *,
         processing: Iterable[ProcessingModule] | None = None,
+        devices: Iterable[Device] | None = None,
         subject: Subject | None = None,
     ) -> None:
         self._init_container("root")
@@ -165,8 +144,22 @@ class NWBFile(Container):
         elif isinstance(file_create_date, datetime):
             file_create_date = [file_create_date]
         self.file_create_date = [_parse_datetime(w, "file_create_date", d) for d in file_create_date]
+        if external_resources is not None:
+            raise ArgumentTypeError(f"NWBFile: 'external_resources' (a HERD table) is not supported; expected None, "
+                                    f"got {type(external_resources).__name__}. Leave it out.")
+        general = parse_general(w, {
+            "experimenter": experimenter, "experiment_description": experiment_description,
+            "session_id": session_id, "institution": institution, "keywords": keywords, "notes": notes,
+            "pharmacology": pharmacology, "protocol": protocol, "related_publications": related_publications,
+            "slices": slices, "source_script": source_script, "source_script_file_name": source_script_file_name,
+            "was_generated_by": was_generated_by, "data_collection": data_collection, "surgery": surgery,
+            "virus": virus, "stimulus_notes": stimulus_notes, "lab": lab})
+        for key, value in general.items():
+            setattr(self, key, value)
         for obj in acquisition or ():
             self.add_acquisition(obj)
+        for obj in analysis or ():
+            self.add_analysis(obj)
         for obj in stimulus or ():
             self.add_stimulus(obj)
         for obj in stimulus_template or ():
@@ -178,6 +171,8 @@ class NWBFile(Container):
         if subject is not None and not isinstance(subject, Subject):
             raise ArgumentTypeError(f"NWBFile: 'subject' must be a Subject; got {type(subject).__name__}.")
         self.subject = subject
+        if subject is not None and subject.parent is None:
+            subject.parent = self
         self._seal()
 
     def _init_collections(self) -> None:
@@ -229,30 +224,84 @@ class NWBFile(Container):
         """Create a ProcessingModule and add it to ``/processing``."""
         return self.add_processing_module(ProcessingModule(name, description))
 
-    def get_acquisition(self, name: str) -> Any:
-        return self.acquisition[name]
+    def get_acquisition(self, name: str | None = None) -> Any:
+        """The object of ``/acquisition`` called ``name``; without a name, the only one."""
+        return self.acquisition.lookup("get_acquisition", name)
 
-    def get_stimulus(self, name: str) -> Any:
-        return self.stimulus[name]
+    def get_analysis(self, name: str | None = None) -> Any:
+        """The object of ``/analysis`` called ``name``; without a name, the only one."""
+        return self.analysis.lookup("get_analysis", name)
 
-    def get_stimulus_template(self, name: str) -> Any:
-        return self.stimulus_template[name]
+    def get_stimulus(self, name: str | None = None) -> Any:
+        """The presented stimulus called ``name``; without a name, the only one."""
+        return self.stimulus.lookup("get_stimulus", name)
 
-    def get_device(self, name: str) -> Device:
-        return self.devices[name]
+    def get_stimulus_template(self, name: str | None = None) -> Any:
+        """The stimulus template called ``name``; without a name, the only one."""
+        return self.stimulus_template.lookup("get_stimulus_template", name)
 
-    def get_processing_module(self, name: str) -> ProcessingModule:
-        return self.processing[name]
+    def get_device(self, name: str | None = None) -> Device:
+        """The device called ``name``; without a name, the only one."""
+        return self.devices.lookup("get_device", name)
 
-    def objects(self) -> Iterator[Container]:
-        """Every modelled object of the file (devices, series, images, modules)."""
-        for coll in (self.devices, self.acquisition, self.stimulus, self.stimulus_template, self.analysis):
-            yield from coll.values()
-        for module in self.processing.values():
-            yield module
-            yield from module.data_interfaces.values()
+    def get_processing_module(self, name: str | None = None) -> ProcessingModule:
+        """The processing module called ``name``; without a name, the only one."""
+        return self.processing.lookup("get_processing_module", name)
+
+    @property
+    def objects(self) -> dict[str, Container]:
+        """Every object of the file by ``object_id``, as pynwb's ``NWBFile.objects``: the file itself, the
+        subject, devices, series, Images with their images and ``order_of_images``, processing modules and
+        their contents, and the typed objects of other kinds kept from a read file. Computed on each access."""
+        return {obj.object_id: obj for obj in self.walk_objects(load=True)}
+
+    def walk_objects(self, *, load: bool = False) -> Iterator[Container]:
+        """Every object of the file, parents before children.
+
+        With ``load=False`` values not read yet stay in the store (an unread ``order_of_images`` is skipped),
+        so walking a file just opened costs no request.
+        """
+        yield from _walk(self, load)
 
     def __repr__(self) -> str:
         return (f"<NWBFile {self.identifier!r}: acquisition {sorted(self.acquisition)}, stimulus "
                 f"{sorted(self.stimulus)}, stimulus_template {sorted(self.stimulus_template)}, processing "
                 f"{sorted(self.processing)}>")
+
+
+def _children(obj: Any, load: bool) -> list[Any]:
+    """The objects directly held by ``obj`` (typed or not)."""
+    kids: list[Any] = []
+    if isinstance(obj, NWBFile):
+        if obj.subject is not None:
+            kids.append(obj.subject)
+        for attr in ("devices", "acquisition", "analysis", "stimulus", "stimulus_template", "processing"):
+            kids.extend(getattr(obj, attr).values())
+        kids.extend(obj.extra_nodes.values())
+    elif isinstance(obj, ProcessingModule):
+        kids.extend(obj.data_interfaces.values())
+    images = obj.__dict__.get("images")
+    if isinstance(images, dict) and hasattr(obj, "add_image"):
+        kids.extend(images.values())
+        order = raw(obj, "_order")
+        if order is not None and (load or not isinstance(order, Deferred)):
+            kids.append(obj.order_of_images)
+    children = obj.__dict__.get("children")
+    if isinstance(children, dict):
+        kids.extend(children.values())
+    kids.extend(obj.__dict__.get("extra_children", {}).values())
+    return kids
+
+
+def _walk(root: Container, load: bool) -> Iterator[Container]:
+    stack: list[Any] = [root]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop(0)
+        if id(obj) in seen or not isinstance(obj, Container):
+            continue
+        seen.add(id(obj))
+        attrs = obj.__dict__.get("attrs")
+        if not isinstance(attrs, dict) or "object_id" in attrs:  # untyped kept groups are walked, not listed
+            yield obj
+        stack[:0] = _children(obj, load)

@@ -7,10 +7,19 @@ from typing import Any, ClassVar
 
 from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, SchemaError
 from nwbzarr_image.model.core import Container, field
+from nwbzarr_image.model.module import Collection
 from nwbzarr_image.model.parse import parse_array, parse_float, parse_str
 
 
-class Image(Container):
+class BaseImage(Container):
+    """What :class:`Image` (pixels stored in the file) and :class:`ExternalImage` (pixels in an image file)
+    share, as pynwb's ``BaseImage``: a name and an optional description. Not created directly."""
+
+    neurodata_type = "BaseImage"
+    description = field()
+
+
+class Image(BaseImage):
     """A single image: (x, y) grayscale, (x, y, 3) RGB or (x, y, 4) RGBA.
 
     Parameters
@@ -30,7 +39,6 @@ class Image(Container):
     _fix: ClassVar[str] = "An image is (x, y), (x, y, 3) for RGB or (x, y, 4) for RGBA; for frames use ImageSeries."
     data = field()
     resolution = field()
-    description = field()
 
     def __init__(self, name: str, data: Any, resolution: float | None = None,
                  description: str | None = None) -> None:
@@ -73,27 +81,28 @@ class ImageReferences(Container):
     ----------
     name : str
         Must be ``'order_of_images'`` when used in :class:`Images`.
-    data : iterable of Image
+    data : iterable of Image or ExternalImage
         The images, in order.
     """
 
     neurodata_type = "ImageReferences"
 
-    def __init__(self, name: str, data: Iterable[Image]) -> None:
+    def __init__(self, name: str, data: Iterable[BaseImage]) -> None:
         self._init_container(name)
         if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
             raise ArgumentTypeError(f"{self.where}: 'data' must be a list of images; got {type(data).__name__}.")
         self.data = list(data)
         for item in self.data:
-            if not isinstance(item, Image):
+            if not isinstance(item, BaseImage):
                 raise ArgumentTypeError(f"{self.where}: images used in ImageReferences must be Image objects; got "
-                                        f"{type(item).__name__} {item!r:.40}. Pass the Image objects themselves.")
+                                        f"{type(item).__name__} {item!r:.40}. Pass the Image (or ExternalImage) "
+                                        "objects themselves.")
         self._seal()
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index: int) -> Image:
+    def __getitem__(self, index: int) -> BaseImage:
         return self.data[index]
 
 
@@ -104,11 +113,11 @@ class Images(Container):
     ----------
     name : str
         Name of the collection.
-    images : iterable of Image, optional
+    images : iterable of Image or ExternalImage, optional
         The images; names must be unique.
     description : str
         Description of the collection.
-    order_of_images : ImageReferences or list of Image, optional
+    order_of_images : ImageReferences or list of Image/ExternalImage, optional
         Order of the images (used by IndexSeries.indexed_images).
     """
 
@@ -116,13 +125,13 @@ class Images(Container):
     description = field()
     _order = field()
 
-    def __init__(self, name: str, images: Iterable[Image] | None = None, description: str = "no description",
-                 order_of_images: ImageReferences | list[Image] | None = None) -> None:
+    def __init__(self, name: str, images: Iterable[BaseImage] | None = None, description: str = "no description",
+                 order_of_images: ImageReferences | list[BaseImage] | None = None) -> None:
         self._init_container(name)
-        self.images: dict[str, Image] = {}
+        self.images: dict[str, BaseImage] = {}
         self.description = parse_str(self.where, "description", description, allow_none=False)
         if images is not None:
-            if isinstance(images, (str, bytes, Image)) or not isinstance(images, Iterable):
+            if isinstance(images, (str, bytes, BaseImage)) or not isinstance(images, Iterable):
                 raise ArgumentTypeError(f"{self.where}: 'images' must be a list of Image objects; got "
                                         f"{type(images).__name__}.")
             for image in images:
@@ -142,11 +151,11 @@ class Images(Container):
         """The ordered references to images, or None."""
         return self._order
 
-    def add_image(self, image: Image) -> Image:
+    def add_image(self, image: BaseImage) -> BaseImage:
         """Add an image; its name must be new in this collection."""
-        if not isinstance(image, Image):
+        if not isinstance(image, BaseImage):
             raise ArgumentTypeError(f"{self.where}: images must be Image objects (GrayscaleImage, RGBImage, "
-                                    f"RGBAImage); got {type(image).__name__}.")
+                                    f"RGBAImage); got {type(image).__name__}. ExternalImage is accepted too.")
         if image.name in self.images:
             raise SchemaError(f"{self.where}: cannot add {image.where}: an image with that name already exists "
                               "in 'images'. Give each image a unique name.")
@@ -159,18 +168,22 @@ class Images(Container):
         """Create an :class:`Image` and add it."""
         return self.add_image(Image(name, data, resolution, description))
 
-    def get_image(self, name: str) -> Image:
-        """The image called ``name``."""
+    def get_image(self, name: str | None = None) -> BaseImage:
+        """The image called ``name``; without a name, the only image."""
+        if name is None:
+            only: Collection[BaseImage] = Collection(f"{self.where} images")
+            only.update(self.images)
+            return only.lookup("get_image", None)
         return self[name]
 
-    def __getitem__(self, name: str) -> Image:
+    def __getitem__(self, name: str) -> BaseImage:
         try:
             return self.images[name]
         except KeyError:
             raise NodeNotFoundError(f"{self.where}: no image named {name!r}; the images are "
                                     f"{sorted(self.images)}.") from None
 
-    def __iter__(self) -> Iterator[Image]:
+    def __iter__(self) -> Iterator[BaseImage]:
         return iter(self.images.values())
 
     def __len__(self) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from nwbzarr_image.errors import ArgumentTypeError, SchemaError
+import numpy as np
+
+from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, SchemaError, warn
 from nwbzarr_image.model.core import Container, field
 from nwbzarr_image.model.parse import parse_str
 
@@ -18,14 +20,17 @@ class Subject(Container):
 
     Parameters
     ----------
-    age : str, optional
-        ISO 8601 duration, e.g. 'P90D'.
+    age : str or timedelta, optional
+        ISO 8601 duration, e.g. 'P90D'; a timedelta is kept as the duration pynwb (pandas) writes for it,
+        e.g. ``timedelta(days=90, hours=3)`` -> 'P90DT3H0M0S'.
     age__reference : {'birth', 'gestational'}
-        What ``age`` counts from.
-    description, genotype, sex, species, subject_id, weight, strain : str, optional
+        What ``age`` counts from. Read from a file before NWB 2.6, which stores none, it is None.
+    description, genotype, sex, species, subject_id, strain : str, optional
         Free text ('sex' is usually 'F', 'M', 'O' or 'U'; species a Latin binomial or NCBI taxonomy URI).
+    weight : str or float, optional
+        Weight with its unit, e.g. '0.02 kg'; a number is taken in kilograms and kept as '<number> kg'.
     date_of_birth : datetime, optional
-        Date of birth, with a time zone.
+        Date of birth (a naive datetime gets the local time zone, with a warning).
     """
 
     neurodata_type = "Subject"
@@ -40,11 +45,14 @@ class Subject(Container):
     strain = field()
     date_of_birth = field()
 
-    def __init__(self, age: str | None = None, age__reference: str = "birth", description: str | None = None,
-                 genotype: str | None = None, sex: str | None = None, species: str | None = None,
-                 subject_id: str | None = None, weight: str | None = None, date_of_birth: datetime | None = None,
-                 strain: str | None = None) -> None:
+    def __init__(self, age: str | timedelta | None = None, age__reference: str = "birth",
+                 description: str | None = None, genotype: str | None = None, sex: str | None = None,
+                 species: str | None = None, subject_id: str | None = None, weight: float | str | None = None,
+                 date_of_birth: datetime | None = None, strain: str | None = None) -> None:
         self._init_container("subject")
+        if isinstance(age, timedelta):
+            age = iso_duration(age)
+        weight = _weight(self.where, weight)
         given: dict[str, Any] = {"age": age, "description": description, "genotype": genotype, "sex": sex,
                                  "species": species, "subject_id": subject_id, "weight": weight, "strain": strain}
         for key, value in given.items():
@@ -56,5 +64,31 @@ class Subject(Container):
         if date_of_birth is not None and not isinstance(date_of_birth, datetime):
             raise ArgumentTypeError(f"{self.where}: 'date_of_birth' must be a datetime; got "
                                     f"{type(date_of_birth).__name__}.")
+        if date_of_birth is not None and date_of_birth.tzinfo is None:
+            warn(NWBRuleWarning(f"{self.where}: 'date_of_birth' has no time zone; the local time zone is assumed. "
+                                "Pass a datetime with tzinfo."))
+            date_of_birth = date_of_birth.astimezone()
         self.date_of_birth = date_of_birth
         self._seal()
+
+
+def iso_duration(age: timedelta) -> str:
+    """The ISO 8601 duration pynwb stores for a timedelta (``pandas.Timedelta.isoformat``): 'P{d}DT{h}H{m}M{s}S',
+    the seconds with their fraction and without trailing zeros."""
+    days, rest = age.days, age.seconds
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{seconds}.{age.microseconds:06d}000".rstrip("0").rstrip(".")
+    return f"P{days}DT{hours}H{minutes}M{text}S"
+
+
+def _weight(where: str, weight: Any) -> Any:
+    """A number becomes '<number> kg' (pynwb: ``str(weight) + ' kg'``); text is kept."""
+    if isinstance(weight, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{where}: 'weight' must be a str or a float; got bool {weight!r}. Pass e.g. "
+                                "weight=0.02 (kg) or weight='20 g'.")
+    if isinstance(weight, (float, np.floating)):
+        return f"{float(weight)} kg" if not isinstance(weight, float) else f"{weight} kg"
+    if isinstance(weight, (int, np.integer)):
+        return f"{float(weight)} kg"
+    return weight

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 from collections.abc import Iterator
@@ -63,8 +64,14 @@ class Location:
         return bool(self.fs.exists(self.path))
 
 
-def locate(url: str, storage_options: dict[str, Any] | None = None) -> Location:
+def as_url(url: Any) -> Any:
+    """A path given as an ``os.PathLike`` (e.g. ``pathlib.Path``) as its str; anything else as given."""
+    return os.fspath(url) if isinstance(url, os.PathLike) else url
+
+
+def locate(url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> Location:
     """Resolve ``url`` with fsspec (chained URLs such as ``simplecache::s3://...`` included)."""
+    url = as_url(url)
     if not isinstance(url, str) or not url:
         raise StoreNotFoundError(f"expected a URL or path as a non-empty str; got {url!r}.")
     options = dict(storage_options or {})

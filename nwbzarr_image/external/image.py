@@ -1,0 +1,82 @@
+"""Decoding the file of an ExternalImage with Pillow, resolved with the rules of external video files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from nwbzarr_image.errors import MissingDependencyError
+from nwbzarr_image.external.errors import ExternalFileNotFoundError, ExternalImageError
+from nwbzarr_image.external.paths import ExternalBase, ExternalTarget, resolve_external
+
+# Pillow's format names for NWB's image_format values
+PIL_FORMATS = {"PNG": {"PNG"}, "JPEG": {"JPEG", "MPO"}, "GIF": {"GIF"}}
+
+
+def _import_pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError as err:
+        raise MissingDependencyError('ExternalImage.pixels needs Pillow; expected it installed, got none. Install '
+                                     'it with pip install "nwbzarr-image[image]".') from err
+    return Image
+
+
+def base_of_image(image: Any) -> ExternalBase | None:
+    """The directory the image's path resolves against: that of the NWB file it was read from, else the
+    current working directory."""
+    owner = image
+    while owner is not None:
+        resolver = owner.__dict__.get("_external_resolver")
+        if resolver is not None:
+            return resolver.base
+        owner = getattr(owner, "parent", None)
+    return ExternalBase.cwd()
+
+
+def resolve_image(image: Any, *, allow_outside: bool = False,
+                  allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> ExternalTarget:
+    """Where the file of ``image`` is, refused outside the NWB file's directory unless allowed."""
+    return resolve_external(base_of_image(image), str(image.data), allow_outside=allow_outside,
+                            allowed_roots=list(allowed_roots), where=image.where)
+
+
+def decode_external_image(image: Any, *, allow_outside: bool = False,
+                          allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> np.ndarray:
+    """The pixels of the file of ``image`` (see :meth:`nwbzarr_image.ExternalImage.pixels`)."""
+    pil = _import_pil()
+    target = resolve_image(image, allow_outside=allow_outside, allowed_roots=allowed_roots)
+    try:
+        with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
+            found = picture.format
+            picture.seek(0)
+            picture.load()
+            pixels = _as_array(picture)
+    except FileNotFoundError as err:
+        raise ExternalFileNotFoundError(f"{image.where}: external image {target.text!r} not found at {target.url}; "
+                                        "expected an image file there. Check the path (relative paths start at "
+                                        "the NWB file's directory).") from err
+    except (pil.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise ExternalImageError(f"{image.where}: cannot decode external image {target.text!r} ({target.url}); "
+                                 f"expected a {image.image_format} file, got {type(err).__name__}: {err}. Check "
+                                 "that the file is a complete image.") from err
+    if found not in PIL_FORMATS.get(str(image.image_format), {str(image.image_format)}):
+        raise ExternalImageError(f"{image.where}: external image {target.text!r} is a {found} file; expected "
+                                 f"{image.image_format}, its image_format. Fix image_format or the file.")
+    return pixels
+
+
+def _as_array(picture: Any) -> np.ndarray:
+    mode = picture.mode
+    if mode == "P":
+        picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+    elif mode == "PA":
+        picture = picture.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        picture = picture.convert("RGB")
+    elif mode.startswith("I;16"):
+        return np.asarray(picture, dtype=np.uint16)
+    return np.asarray(picture)
