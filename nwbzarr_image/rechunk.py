@@ -24,6 +24,7 @@ from nwbzarr_image.model import ImageSeries, NWBFile, ProcessingModule, TimeSeri
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.dask_store import store_dask
+from nwbzarr_image.storage.defaults import CHUNK_KEY_ENCODING
 
 SLAB_COPIES = 2.5  # a slab task holds the source chunks, the joined slab and the encoded tiles
 
@@ -220,7 +221,8 @@ def _two_passes(where: str, nwbfile: NWBFile | None, location: stores.Location, 
     try:
         store = stores.open_store(location, read_only=False, path=temp)
         inner = zarr.create_array(store, shape=data.shape, dtype=data.dtype, chunks=(depth, *chunks[1:]),
-                                  compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=1), zarr_format=3)
+                                  compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=1), zarr_format=3,
+                                  chunk_key_encoding=CHUNK_KEY_ENCODING)
         store_dask(inner, data.rechunk((depth, *data.shape[1:])))
         tiles = as_dask(inner, f"{location.url}/{temp}")  # chunks: the slab-deep tiles
         _add(nwbfile, location, ts, name, module, tiles.rechunk(chunks), chunks)

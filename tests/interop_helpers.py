@@ -160,6 +160,9 @@ def add_processing(lib: Lib, f: Any, vid: Any, vid16: Any) -> None:
     module.add(lib.new("ImageSeries", name="vid_alias", data=vid, unit="n.a.", resolution=1.0, conversion=0.5,
                        offset=0.25, rate=30.0, starting_time=1.5,
                        description="The behaviour video again, stored as a link to its data"))
+    # the deepest chunk keys of the file: a 4-D series inside a processing module (DANDI limits the tree depth)
+    module.add(lib.new("ImageSeries", name="vid_volume", data=frames((4, 4, 3, 2), np.uint16), unit="photons",
+                       timestamps=np.array([0.0, 0.5, 1.0, 1.5]), description="Registered two-plane volume"))
 
 
 def build_rich(lib: Lib) -> Any:

@@ -128,7 +128,7 @@ def _counted_write(path: Path, start_time, data: da.Array, chunks: tuple[int, ..
 
 
 def _data_writes(store: CountingStore) -> dict[str, int]:
-    return {k: n for k, n in store.writes.items() if k.startswith("acquisition/m/data/c/")}
+    return {k: n for k, n in store.writes.items() if k.startswith("acquisition/m/data/c.")}
 
 
 @pytest.mark.parametrize(("dask_chunks", "stored", "expected"), [
@@ -160,7 +160,7 @@ def test_sharded_dask_write_aligns_to_shards(tmp_path, start_time) -> None:
     data = da.from_array(FRAMES, chunks=(20, 32, 24))
     store = _counted_write(tmp_path / "f.nwb.zarr", start_time, nzi.ZarrDataIO(data, chunks=(5, 32, 24),
                                                                                shards=(20, 32, 24)), None)
-    assert _data_writes(store) == {f"acquisition/m/data/c/{i}/0/0": 1 for i in range(3)}
+    assert _data_writes(store) == {f"acquisition/m/data/c.{i}.0.0": 1 for i in range(3)}
     series = nzi.read(str(tmp_path / "f.nwb.zarr")).acquisition["m"]
     assert series.data.chunksize == (20, 32, 24)
     np.testing.assert_array_equal(series.data.compute(), FRAMES)

@@ -116,7 +116,7 @@ def test_projection_reads_only_the_chunks_of_its_range(movie_file) -> None:
     path, m = movie_file
     store = CountingStore(LocalStore(str(path), read_only=True))
     image = preview(store, "gray", projection="max", start=4, stop=8, contrast="none")
-    assert store.chunk_reads() == {"acquisition/gray/data/c/1/0/0": 1}  # frames 4..7: chunk 1 only, once
+    assert store.chunk_reads() == {"acquisition/gray/data/c.1.0.0": 1}  # frames 4..7: chunk 1 only, once
     np.testing.assert_array_equal(image.pixels, expected(m.gray[4:8].max(axis=0), 0, 65535))
 
 
@@ -195,8 +195,8 @@ def test_remote_preview_reads_one_chunk(tmp_path: Path, capsys) -> None:
     with http_server(tmp_path) as server:
         code, _, _ = run(["preview", f"{server.url}/r.nwb.zarr", "gray", "--frame", "9", "--contrast", "none",
                           "--out", str(out)], capsys)
-        chunks = {path for _, path in server.requests if "/c/" in path}
-    assert code == 0 and chunks == {"/r.nwb.zarr/acquisition/gray/data/c/2/0/0"}
+        chunks = {path for _, path in server.requests if "/c." in path}
+    assert code == 0 and chunks == {"/r.nwb.zarr/acquisition/gray/data/c.2.0.0"}
     np.testing.assert_array_equal(decode_png(out), expected(m.gray[9], 0, 65535))
 
 

@@ -115,7 +115,7 @@ def test_http_one_frame_costs_one_request_per_chunk(tmp_path: Path, start_time) 
         data = nzi.read(f"{server.url}/f.nwb.zarr").acquisition["m"].data
         server.reset()
         np.testing.assert_array_equal(data[17].compute(), frames[17])
-        assert dict(server.requests) == {("GET", "/f.nwb.zarr/acquisition/m/data/c/2/0/0"): 1}
+        assert dict(server.requests) == {("GET", "/f.nwb.zarr/acquisition/m/data/c.2.0.0"): 1}
         server.reset()
         np.testing.assert_array_equal(data[6:10].compute(), frames[6:10])  # spans two chunks
         assert server.total() == 2
@@ -123,7 +123,7 @@ def test_http_one_frame_costs_one_request_per_chunk(tmp_path: Path, start_time) 
         assert sdata.chunksize == (20, 16, 16)
         server.reset()
         np.testing.assert_array_equal(sdata[25].compute(), frames[25])
-        assert {path for _, path in server.requests} == {"/s.nwb.zarr/acquisition/m/data/c/1/0/0"}
+        assert {path for _, path in server.requests} == {"/s.nwb.zarr/acquisition/m/data/c.1.0.0"}
 
 
 def test_http_is_read_only(tmp_path: Path, start_time) -> None:

@@ -34,7 +34,7 @@ def _file(start_time, data, **kwargs) -> nzi.NWBFile:
 
 
 def _data_chunk_writes(store: CountingStore) -> dict[str, int]:
-    return {k: n for k, n in store.writes.items() if "/m/data/c/" in k}
+    return {k: n for k, n in store.writes.items() if "/m/data/c." in k}
 
 
 def _meta(path: Path, key: str) -> dict:
@@ -59,7 +59,7 @@ def test_shards_are_written_once(tmp_path: Path, start_time) -> None:
     store = CountingStore(LocalStore(str(tmp_path / "f.nwb.zarr")))
     nzi.write(_file(start_time, nzi.ZarrDataIO(it, chunks=(2, 16, 12), shards=(10, 16, 12))), store)
     writes = _data_chunk_writes(store)
-    assert sorted(writes) == [f"acquisition/m/data/c/{i}/0/0" for i in range(5)]
+    assert sorted(writes) == [f"acquisition/m/data/c.{i}.0.0" for i in range(5)]
     assert set(writes.values()) == {1}
     data = nzi.read(str(tmp_path / "f.nwb.zarr")).acquisition["m"].data
     assert data.chunksize == (10, 16, 12)

@@ -82,16 +82,16 @@ def test_a_reference_to_a_missing_image(good: Path) -> None:
 
 
 def test_missing_and_truncated_chunks(good: Path) -> None:
-    chunk = good / "acquisition/stack/data/c/0/0/0/0"
+    chunk = good / "acquisition/stack/data/c.0.0.0.0"
     chunk.unlink()
     result = _run(str(good))
-    assert result.returncode == 0 and "WARNING /acquisition/stack/data: chunk c/0/0/0/0 is not stored" in result.stdout
+    assert result.returncode == 0 and "WARNING /acquisition/stack/data: chunk c.0.0.0.0 is not stored" in result.stdout
     assert _run(str(good), "--strict").returncode == 1
-    data = good / "acquisition/vid/data/c/0/0/0"
+    data = good / "acquisition/vid/data/c.0.0.0"
     data.write_bytes(data.read_bytes()[:10])
     result = _run(str(good), "--deep")
     assert result.returncode == 1
-    assert "ERROR /acquisition/vid/data: chunk c/0/0/0 cannot be decoded" in result.stdout
+    assert "ERROR /acquisition/vid/data: chunk c.0.0.0 cannot be decoded" in result.stdout
 
 
 def test_an_unreadable_file(tmp_path: Path) -> None:

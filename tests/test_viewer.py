@@ -38,7 +38,7 @@ from nwbzarr_image.viewer import ViewerApp, ViewerServer
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-GRAY_CHUNK = "acquisition/gray/data/c/{}/0/0"  # 4 frames per chunk
+GRAY_CHUNK = "acquisition/gray/data/c.{}.0.0"  # 4 frames per chunk
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ class GatedStore(CountingStore):
         self.gate.set()
 
     async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
-        if "/data/c/" in key and not self.gate.is_set():
+        if "/data/c." in key and not self.gate.is_set():
             self.waiting.set()
             await asyncio.to_thread(self.gate.wait, 30)
         return await super().get(key, prototype, byte_range)
@@ -141,10 +141,10 @@ def test_remote_file_one_request_per_frame(tmp_path: Path) -> None:
             request(viewer, "/api/file")
             assert files.total() == 0
             _, _, body = request(viewer, "/api/frame?path=/acquisition/gray&frame=9&contrast=none")
-            assert dict(files.requests) == {("GET", "/r.nwb.zarr/acquisition/gray/data/c/2/0/0"): 1}
+            assert dict(files.requests) == {("GET", "/r.nwb.zarr/acquisition/gray/data/c.2.0.0"): 1}
             files.reset()
             request(viewer, "/api/frame?path=/acquisition/gray&frame=3&contrast=none")
-            assert dict(files.requests) == {("GET", "/r.nwb.zarr/acquisition/gray/data/c/0/0/0"): 1}
+            assert dict(files.requests) == {("GET", "/r.nwb.zarr/acquisition/gray/data/c.0.0.0"): 1}
         finally:
             viewer.stop()
     np.testing.assert_array_equal(decode_png(body), expected(m.gray[9], 0, 65535))
@@ -163,7 +163,7 @@ ERRORS = [
     ("/../../etc/passwd", 404, "no page at"),
     ("/static/index.html", 404, "no page at"),
     ("/m.nwb.zarr/zarr.json", 404, "no page at"),
-    ("/acquisition/gray/data/c/0/0/0", 404, "no page at"),
+    ("/acquisition/gray/data/c.0.0.0", 404, "no page at"),
     ("/zarr.json", 404, "no page at"),
     ("//etc/passwd", 404, "no page at"),
 ]
@@ -292,9 +292,9 @@ def test_page_picks_a_series_moves_the_slider_and_shows_the_stored_frame(browser
         reads = store.chunk_reads()
     frames = [frame for series, frame in asked if series == "/acquisition/rgb"]
     assert frames == [0, 0, 4, 5, 2] and asked[0] == ("/acquisition/gray", 0) and len(asked) == 7
-    assert reads == {GRAY_CHUNK.format(0): 1, "acquisition/rgb/data/c/0/0/0/0": 5,  # one chunk per frame shown
-                     "acquisition/rgb/timestamps/c/0": 1,  # the timestamps, once for the series
-                     "stimulus/templates/stack/b_rgb/c/0/0/0": 1}
+    assert reads == {GRAY_CHUNK.format(0): 1, "acquisition/rgb/data/c.0.0.0.0": 5,  # one chunk per frame shown
+                     "acquisition/rgb/timestamps/c.0": 1,  # the timestamps, once for the series
+                     "stimulus/templates/stack/b_rgb/c.0.0.0": 1}
 
 
 def test_page_drops_stale_frames_and_stays_responsive(browser, movie_file) -> None:

@@ -9,7 +9,13 @@ from zarr.codecs import BloscCodec
 
 from nwbzarr_image.chunking import TARGET_CHUNK_BYTES, frame_chunks, series_chunks, single_chunk
 
-__all__ = ["TARGET_CHUNK_BYTES", "frame_chunks", "frame_compressor", "series_chunks", "single_chunk"]
+__all__ = ["CHUNK_KEY_ENCODING", "TARGET_CHUNK_BYTES", "frame_chunks", "frame_compressor", "series_chunks",
+           "single_chunk"]
+
+# Zarr v3's "default" encoding with "." (``data/c.0.0.0``) instead of zarr-python's "/" (``data/c/0/0/0``): a key
+# is one file in its array's directory, so a 4-D series in a processing module stays within DANDI's limit of 7
+# directories (``dandi_zarr.tree_depth_exceeded``). zarr-python, hdmf-zarr and TensorStore read both.
+CHUNK_KEY_ENCODING: dict[str, str] = {"name": "default", "separator": "."}
 
 
 def frame_compressor(dtype: Any) -> BloscCodec:

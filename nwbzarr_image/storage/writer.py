@@ -82,7 +82,8 @@ def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
             item = dtype.type(item)
         fill = str(item) if is_text else item
         # The value is also the fill value: the array needs no chunk, and a reader gets it from metadata.
-        group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs, overwrite=True)
+        group.create_array(node.name, shape=(), dtype=dtype, fill_value=fill, attributes=attrs, overwrite=True,
+                           chunk_key_encoding=defaults.CHUNK_KEY_ENCODING)
         return None
     # dask frames and series without explicit chunks are stored in chunks their tasks cover whole (no rechunk)
     recommended = (recommended_chunks(value) if isinstance(value, da.Array) and node.role in ("frames", "series")
@@ -103,6 +104,7 @@ def _create(group: zarr.Group, node: ArrayNode, shape: tuple[int, ...], dtype: A
         serializer=io.serializer if io is not None and io.serializer is not None else "auto",
         fill_value=io.fillvalue if io is not None and io.fillvalue is not None else None,
         attributes={"_DTYPE": node.dtype or np.dtype(numeric).name, **node.attrs}, overwrite=True,
+        chunk_key_encoding=defaults.CHUNK_KEY_ENCODING,
         config={"write_empty_chunks": True},  # every chunk stored: a missing one always means a lost one
     )
 
