@@ -50,24 +50,24 @@ def test_a_damaged_file_warns_at_the_read_call(good: Path) -> None:
 
 @pytest.mark.parametrize("scheduler", ["sync", "threads"])
 def test_a_missing_chunk_warns_at_the_compute_call(good: Path, scheduler: str) -> None:
-    (good / "acquisition/vid/data/c/0/0/0").unlink()
+    (good / "acquisition/vid/data/c.0.0.0").unlink()
     data = nzi.read(str(good)).acquisition["vid"].data
     with pytest.warns(nzi.MissingChunkWarning) as caught, dask.config.set(scheduler=scheduler):
         line = _line() + 1
         values = data.compute()
     places, messages = _places(caught.list, nzi.MissingChunkWarning)
-    assert places == {(__file__, line)} and "c/0/0/0 are not stored" in messages
+    assert places == {(__file__, line)} and "c.0.0.0 are not stored" in messages
     assert not values.any()  # the fill value
 
 
 def test_a_missing_chunk_read_by_indexing_warns_at_the_indexing_line(good: Path) -> None:
-    (good / "acquisition/vid/data/c/0/0/0").unlink()
+    (good / "acquisition/vid/data/c.0.0.0").unlink()
     data = nzi.read(str(good)).acquisition["vid"].data
     with pytest.warns(nzi.MissingChunkWarning) as caught:
         line = _line() + 1
         frame = np.asarray(data[0])
     places, messages = _places(caught.list, nzi.MissingChunkWarning)
-    assert places == {(__file__, line)} and "c/0/0/0 are not stored" in messages
+    assert places == {(__file__, line)} and "c.0.0.0 are not stored" in messages
     assert frame.shape == data.shape[1:] and not frame.any()
 
 
