@@ -158,7 +158,9 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks, strict)
     if array.ndim == 0:
         return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)
-    return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=False, inline_array=True)
+    # a source that reads parts of its blocks lets dask pass selections through (x[5] reads one frame's chunks)
+    return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=getattr(source, "fancy", False),
+                         inline_array=True)
 
 
 def as_lazy(data: Any, where: str) -> da.Array:

@@ -38,7 +38,10 @@ def block_shape(source: ArraySource, target: int = BLOCK_BYTES, max_row: int = M
 
 class Hdf5Source(ZarrSource):
     """A zarr array of an HDF5 view as dask tasks see it: before zarr reads a block, the block's chunks are
-    fetched with merged, concurrent range requests. Pickles with its chunk table listed."""
+    fetched with merged, concurrent range requests. Pickles with its chunk table listed. Dask may pass a
+    selection inside a block (``fancy``), so a one-frame read touches only that frame's chunks."""
+
+    fancy = True
 
     def blob(self) -> bytes:
         store = self.array.store
@@ -66,16 +69,22 @@ def chunk_coords(key: Any, source: ArraySource) -> list[tuple[int, ...]]:
     if not isinstance(key, tuple):
         key = (key,)
     key = key + (slice(None),) * (len(source.shape) - len(key))
-    ranges = []
+    ranges: list[Any] = []
     for k, n, c in zip(key, source.shape, source.chunks, strict=False):
         if isinstance(k, slice):
-            start, stop, _ = k.indices(n)
-            if stop <= start:
+            start, stop, step = k.indices(n)
+            if len(range(start, stop, step)) == 0:
                 return []
-            ranges.append(range(start // c, (stop - 1) // c + 1))
-        else:
-            i = int(k) % n if n else 0
-            ranges.append(range(i // c, i // c + 1))
+            if step == 1:
+                ranges.append(range(start // c, (stop - 1) // c + 1))
+                continue
+            k = np.arange(start, stop, step)
+        index = np.asarray(k).reshape(-1)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        if index.size == 0:
+            return []
+        ranges.append(sorted({int(i) % n // c for i in index}))
     return [tuple(c) for c in itertools.product(*ranges)]
 
 

@@ -57,7 +57,9 @@ def open_if_hdf5(location: Any, read_only: bool, *, probe_remote: bool = False) 
         with open(location.path, "rb") as fh:
             head = fh.read(4096)
         if not has_signature(head):
-            return None
+            raise LayoutError(f"read {location.url}: the file is not an HDF5 file (no HDF5 signature in its first "
+                              "bytes) and a file cannot be a Zarr store; expected an NWB HDF5 file or an NWB Zarr "
+                              "directory. Check the path.")
         _refuse_writes(location, read_only)
         size = os.path.getsize(location.path)
         return _open(ByteSource(location.url, location.fs, location.path, True, size), None, head)
@@ -102,7 +104,8 @@ def _saver(key: str | None) -> Any:
 
 def _open(source: ByteSource, key: str | None, head: bytes) -> Hdf5Store:
     h5py = h5py_module()
-    tree = run_h5(_walk, h5py, source, head)
+    blocks = None if source.local else BlockFile(source.read, source.size, head)
+    tree = run_h5(_walk, h5py, source, blocks)
     root = tree.groups.get("/")
     kind = root.attrs.get("neurodata_type") if root is not None else None
     if kind != "NWBFile":
@@ -112,15 +115,12 @@ def _open(source: ByteSource, key: str | None, head: bytes) -> Hdf5Store:
     view = build_view(tree)
     if key:
         cache.save(key, view, {})
-    return Hdf5Store(source, view, on_table=_saver(key))
+    return Hdf5Store(source, view, on_table=_saver(key), blocks=blocks)
 
 
-def _walk(h5py: Any, source: ByteSource, head: bytes) -> Any:
+def _walk(h5py: Any, source: ByteSource, blocks: BlockFile | None) -> Any:
     try:
-        if source.local:
-            f = h5py.File(source.path, "r")
-        else:
-            f = h5py.File(BlockFile(source.read, source.size, head), "r")
+        f = h5py.File(source.path if blocks is None else blocks, "r")
     except OSError as err:
         raise CorruptDataError(f"read {source.url}: h5py cannot open the file ({err}); expected a complete HDF5 "
                                "file. It is truncated or damaged: fetch it again.") from err

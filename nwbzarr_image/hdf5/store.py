@@ -36,6 +36,8 @@ class Hdf5Store(Store):
         Chunk tables already listed (from the cache), by array key.
     on_table : callable, optional
         Called with the store after each newly listed table (to update the cache).
+    blocks : BlockFile, optional
+        The block cache of the walk, reused when h5py reopens a remote file.
     """
 
     supports_writes = False
@@ -44,13 +46,14 @@ class Hdf5Store(Store):
     supports_listing = True
 
     def __init__(self, source: ByteSource, view: View, tables: dict[str, ChunkTable] | None = None,
-                 on_table: Callable[[Hdf5Store], None] | None = None) -> None:
+                 on_table: Callable[[Hdf5Store], None] | None = None, blocks: BlockFile | None = None) -> None:
         super().__init__(read_only=True)
         self.source, self.view = source, view
         self.tables: dict[str, ChunkTable] = dict(tables or {})
         self.on_table = on_table
         self.listings = 0  # chunk tables listed with h5py by this store
         self._h5: Any = None
+        self._blocks = blocks  # the metadata blocks the walk read: listing chunks later re-reads none of them
         self._lock = threading.RLock()
         self._prefetched: dict[str, bytes] = {}
         self._nodes: set[str] | None = None
@@ -159,7 +162,9 @@ class Hdf5Store(Store):
             if self.source.local:
                 self._h5 = h5py.File(self.source.path, "r")
             else:
-                self._h5 = h5py.File(BlockFile(self.source.read, self.source.size), "r")
+                blocks = self._blocks or BlockFile(self.source.read, self.source.size)
+                blocks.seek(0)
+                self._h5 = h5py.File(blocks, "r")
         return self._h5
 
     def ranges(self, source: ArraySource, coords: tuple[int, ...]) -> tuple[int, int, int] | None:
