@@ -29,7 +29,7 @@ from nwbzarr_image.storage.append import Appender
 from nwbzarr_image.storage.consolidate import consolidate_file
 from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
-from nwbzarr_image.storage.transaction import WriteMode, write_file
+from nwbzarr_image.storage.transaction import WriteMode, recover, write_file
 from nwbzarr_image.storage.write_stream import add_new_nodes, write_store
 
 OpenMode = Literal["r", "r+", "a"]
@@ -54,12 +54,15 @@ def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options
 
     Notes
     -----
-    Everything but iterator data is written next to the target under a hidden name and moved into place,
-    so a write that fails leaves nothing at ``url`` (with ``mode='w'``, the old file is put back). Object
-    stores (s3, gcs, ...) cannot rename: there the file is written in place and deleted if the write fails
-    (with ``mode='w'`` the old file is deleted first).
-    Iterator data is then streamed into place: after each flushed batch the stored shape covers exactly
-    the frames written, so a killed writer leaves a readable file that ``append`` can resume.
+    A new file is written next to the target under a hidden name and moved into place, so a write that
+    fails leaves nothing at ``url``; its iterator data is then streamed into place: after each flushed
+    batch the stored shape covers exactly the frames written, so a killed writer leaves a readable file
+    that ``append`` can resume. With ``mode='w'`` over an existing local (or memory) file, the whole new
+    file is written under the hidden name first and then swapped in: at every moment ``url`` holds the
+    complete old file or the complete new one (or, between two renames, nothing while the old one waits as
+    a backup that the next ``read``, ``open`` or ``write`` puts back), even if the writer is killed.
+    Object stores (s3, gcs, ...) cannot rename: there the file is written in place and deleted if the write
+    fails, and with ``mode='w'`` the old file is deleted first.
     ImageSeries with ``external_file`` have their files' headers read relative to the directory of ``url``:
     ``starting_frame`` (and a given ``num_samples``) is checked against the frame counts, and ``num_samples``
     is written from them when not given (a ``NWBRuleWarning`` says so when the files cannot be read).
@@ -104,7 +107,9 @@ def read(url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | 
     if isinstance(url, Store):
         return _read(None, strict=strict, read_only=True, store=url)
     with stores.storage_errors(url, "read"):
-        return _read(stores.locate(url, storage_options), strict=strict, read_only=True)
+        location = stores.locate(url, storage_options)
+        recover(location)  # a writer killed while replacing the file may have left it as a backup
+        return _read(location, strict=strict, read_only=True)
 
 
 def _read(location: stores.Location | None, *, strict: bool, read_only: bool, store: Store | None = None
@@ -191,7 +196,9 @@ def consolidate(url: str | os.PathLike[str], storage_options: dict[str, Any] | N
     """
     url = stores.as_url(url)
     with stores.storage_errors(url, "write"):
-        consolidate_file(stores.locate(url, storage_options))
+        location = stores.locate(url, storage_options)
+        recover(location)
+        consolidate_file(location)
 
 
 class BoundFile:
@@ -257,6 +264,7 @@ def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001
                                 "write(nwbfile, url).")
     with stores.storage_errors(url, "open"):
         location = stores.locate(url, storage_options)
+        recover(location)
         if mode != "r" and location.read_only_protocol:
             raise ReadOnlyError(f"open: {url} is read-only ({sorted(location.protocols)[0]}); got mode {mode!r}. "
                                 "Open it with mode='r'.")

@@ -12,6 +12,7 @@ from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import DataChunkIterator
 from nwbzarr_image.lazy import as_dask
 from nwbzarr_image.storage.reader import open_root
+from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stores import storage_errors
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes, is_iterator
 
@@ -75,6 +76,7 @@ class Appender:
             array.resize((start, *array.shape[1:]))  # the frames written past ``start`` are hidden again
             raise
         commit_shapes(self.store, new_shapes)
+        step("append committed")
         series.__dict__["_data"] = as_dask(array, f"{self.identity}/{array.path}")
         if stamps is not None:
             series.__dict__["_timestamps"] = as_dask(stamps, f"{self.identity}/{stamps.path}")

@@ -133,17 +133,6 @@ def move(location: Location, source: str, target: str) -> None:
         location.fs.mv(source, target, recursive=True)
 
 
-def replace(location: Location, source: str) -> str | None:
-    """Move ``source`` to the location; an existing target is first moved aside and its path returned
-    (the caller removes it once the new file is complete, or moves it back)."""
-    backup = None
-    if location.exists():
-        backup = location.sibling("old")
-        move(location, location.path, backup)
-    move(location, source, location.path)
-    return backup
-
-
 CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
                      "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"}
 CONNECTION_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError",

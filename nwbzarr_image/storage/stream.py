@@ -16,6 +16,7 @@ import zarr
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import AbstractDataChunkIterator
 from nwbzarr_image.storage.direct import write_block
+from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.zarr_compat import set_consolidated_shapes
 
 BATCH_BYTES = 16 * 2**20   # one write spans several chunks (encoded in parallel); small enough to pipeline
@@ -105,6 +106,7 @@ class FrameStream:
                     self.capacity = max(end, self.capacity * GROWTH)
                     self.array.resize((self.capacity, *self.array.shape[1:]))
                 write_block(self.array, offset, block)
+                step("chunks written")
                 self.job.chunk_writes += math.ceil(end / self.unit) - offset // self.unit
                 self.job.written = end - self.start
                 self.commit(end)

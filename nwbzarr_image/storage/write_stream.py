@@ -10,6 +10,7 @@ from zarr.abc.store import Store
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.layout import GroupNode
 from nwbzarr_image.storage.consolidate import consolidate
+from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes
 from nwbzarr_image.storage.writer import group_attrs, write_tree
 
@@ -52,11 +53,16 @@ def stream(store: Store, jobs: list[StreamJob]) -> None:
     for job in jobs:
         array = zarr.open_array(store, path=job.path, mode="r+").with_config({"write_empty_chunks": True})
         rest = tuple(array.shape[1:])
-        job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: commit_shapes(store, {p: (end, *r)})
-                                  ).run()
+        job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: _commit(store, {p: (end, *r)})).run()
         if array.shape[0] != job.written:
             array.resize((job.written, *rest))
         if job.known_length is not None and job.written != job.known_length:
             raise SchemaError(f"{job.path}: the iterator gave {job.written} elements along the first axis; "
                               f"expected {job.known_length} from its maxshape. Fix maxshape or the source.")
     consolidate(store)
+    step("streams consolidated")
+
+
+def _commit(store: Store, shapes: dict[str, tuple[int, ...]]) -> None:
+    commit_shapes(store, shapes)
+    step("shape committed")
