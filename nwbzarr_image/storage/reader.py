@@ -11,6 +11,9 @@ from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
 from nwbzarr_image.lazy import as_dask
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
+# extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
+# (see storage/consolidate.py; never in the array's own zarr.json)
+VALUE_IN_FILL = "nwbzarr_image_value_in_fill"
 
 
 class ZarrStoredArray:
@@ -47,19 +50,15 @@ class ZarrStoredArray:
 def metadata_value(array: Any) -> Any:
     """The value of a 0-d array when its metadata holds it, else None (no request either way).
 
-    Our writer stores each scalar as the array's fill value and zarr then writes no chunk. A fill value
-    other than the data type's default can only be such a value: foreign writers (hdmf-zarr) leave the
-    default fill and write a chunk, which is then read.
+    Our writer stores each scalar as the array's fill value, with no chunk, and marks it so in the consolidated
+    metadata (``VALUE_IN_FILL``) after checking that the store holds no chunk for it. Only a marked array is
+    taken from its fill value; any other (a foreign file, a file re-consolidated after another writer stored a
+    chunk, a file opened without consolidated metadata) is read from its chunk.
     """
     meta = array.metadata
-    if getattr(meta, "zarr_format", 2) != 3:
+    if getattr(meta, "zarr_format", 2) != 3 or VALUE_IN_FILL not in (getattr(meta, "extra_fields", None) or {}):
         return None
     fill = meta.fill_value
-    try:
-        if fill == meta.data_type.default_scalar():
-            return None
-    except (TypeError, ValueError):
-        return None
     return fill.item() if hasattr(fill, "item") else fill
 
 
