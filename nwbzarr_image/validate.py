@@ -16,7 +16,6 @@ from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning
 from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
-from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.zarr_compat import list_keys
 
 IMAGE_SHAPES = {"GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
@@ -124,8 +123,7 @@ def _chunk_problems(nwb: NWBFile, url: str, storage_options: dict[str, Any] | No
         return []
     import zarr
 
-    location = stores.locate(url, storage_options)
-    store = stores.open_store(location, read_only=True)
+    store = nwb.__dict__["_binding"][1]  # the store read (a Zarr store, or an HDF5 file's view)
     found = []
     for series in _series(nwb):
         for member in ("data", "timestamps"):

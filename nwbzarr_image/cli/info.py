@@ -10,7 +10,6 @@ import zarr
 from nwbzarr_image import io
 from nwbzarr_image.external.resolver import describe_files
 from nwbzarr_image.model import Image, Images, ImageSeries, NWBFile, TimeSeries
-from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.reader import open_root
 
 
@@ -101,6 +100,6 @@ def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
 
 def run_info(args: argparse.Namespace) -> int:
     nwb = io.read(args.url)
-    root = open_root(stores.open_store(stores.locate(args.url), read_only=True))
+    root = open_root(nwb.__dict__["_binding"][1])  # the store read (a Zarr store, or an HDF5 file's view)
     print("\n".join(file_lines(nwb, root)))
     return 0

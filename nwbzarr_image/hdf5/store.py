@@ -258,6 +258,19 @@ class Hdf5Store(Store):
         for key in sorted(self._all_nodes()):
             if key.startswith(prefix):
                 yield key
+        for source in self.view.sources.values():  # chunk keys of byte-range arrays: only the stored ones
+            if f"{source.key}/".startswith(prefix) or source.key.startswith(prefix):
+                for key in await asyncio.to_thread(self.chunk_keys, source):
+                    yield key
+
+    def chunk_keys(self, source: ArraySource) -> list[str]:
+        grid = source.grid
+        if source.kind == "chunked":
+            linear = np.flatnonzero(self.table(source).table["size"])
+        else:
+            linear = np.arange(int(np.prod(grid, dtype=np.int64)))
+        coords = np.unravel_index(linear, grid) if len(grid) else ()
+        return [f"{source.key}/c/" + "/".join(str(int(axis[i])) for axis in coords) for i in range(len(linear))]
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         prefix = prefix.rstrip("/")
