@@ -283,3 +283,19 @@ def test_distributed_process_workers_read_without_h5py(layouts_h5: Path) -> None
         loaded = client.run(lambda: __import__("sys").modules.get("h5py") is not None)
     assert total == int(MOVIE.astype(np.int64).sum())
     assert not any(loaded.values()), loaded
+
+
+def test_opening_reads_scalars_and_strings_from_the_view_metadata(layouts_h5: Path, monkeypatch) -> None:
+    """Everything the decoder needs is in the root zarr.json of the view: one lookup, no chunk key asked."""
+    asked: list[str] = []
+    real = Hdf5Store.get
+
+    async def get(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(key)
+        return await real(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(Hdf5Store, "get", get)
+    nwbfile = nzi.read(str(layouts_h5))
+    assert nwbfile.identifier and nwbfile.session_start_time.year == 2024
+    assert nwbfile.acquisition["tiny"].comments == "tiny" and nwbfile.acquisition["compact"].rate == 20.0
+    assert asked == ["zarr.json"]

@@ -18,6 +18,8 @@ import numpy as np
 from nwbzarr_image.hdf5.walk import Filter, H5Dataset, H5Tree
 
 SEPARATOR = "/"
+# storage/reader.py's mark of a 0-d array whose value is its fill value (no chunk): read without a store lookup
+VALUE_IN_FILL = "nwbzarr_image_value_in_fill"
 
 
 @dataclass
@@ -66,8 +68,11 @@ def build_view(tree: H5Tree) -> View:
         if ds.kind in ("chunked", "contiguous", "fallback"):
             sources[key] = ArraySource(key, ds.kind, ds.shape, ds.chunks, ds.dtype.str, ds.offset, ds.filters)
     root = dict(docs.pop(""))
-    root["consolidated_metadata"] = {"kind": "inline", "must_understand": False,
-                                     "metadata": {k: docs[k] for k in sorted(docs)}}
+    consolidated = {k: docs[k] for k in sorted(docs)}
+    for key, doc in consolidated.items():
+        if doc["node_type"] == "array" and doc["shape"] == []:  # scalars are never chunks of the view
+            consolidated[key] = {**doc, VALUE_IN_FILL: {"must_understand": False}}
+    root["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": consolidated}
     entries["zarr.json"] = _dumps(root)
     for key, doc in docs.items():
         entries[f"{key}/zarr.json"] = _dumps(doc)
