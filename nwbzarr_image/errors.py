@@ -98,6 +98,55 @@ class OutOfRangeError(NWBZarrImageError, IndexError):
     """A frame number or frame range lies outside the frames a series holds."""
 
 
+CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
+                     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"}
+CONNECTION_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError",
+                     "ConnectTimeoutError", "ClientConnectionError"}
+
+
+def storage_error(err: BaseException, url: str, action: str) -> NWBZarrImageError | None:
+    """Our error for ``err``, raised while trying to ``action`` ``url``, when the storage raised it; else None.
+
+    Refused credentials or permissions give :class:`AccessDeniedError`, a missing location
+    :class:`StoreNotFoundError`; the back-ends' connection errors (aiohttp, botocore), ``ConnectionError``,
+    ``TimeoutError`` and any other ``OSError`` raised inside a zarr store give :class:`StoreUnreachableError`.
+    An ``OSError`` raised elsewhere (a data iterator, a codec decoding a damaged chunk) is not the storage's.
+    """
+    if isinstance(err, NWBZarrImageError):
+        return None
+    if isinstance(err, PermissionError):
+        return AccessDeniedError(f"{action} {url}: access denied ({err}); expected credentials allowed to {action} "
+                                 "it. Check key/secret (or profile) in storage_options or the AWS_* environment "
+                                 "variables.")
+    if isinstance(err, FileNotFoundError):
+        return StoreNotFoundError(f"{action} {url}: not found ({err}). Check the bucket and the path; a bucket must "
+                                  "exist before writing into it.")
+    names = {cls.__name__ for cls in type(err).__mro__}
+    response = getattr(err, "response", None)
+    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    if names & CREDENTIAL_ERRORS or code in CREDENTIAL_ERRORS:
+        return AccessDeniedError(f"{action} {url}: the credentials were refused ({type(err).__name__}: {err}). "
+                                 "Check key/secret in storage_options or the AWS_* environment variables.")
+    if names & CONNECTION_ERRORS or isinstance(err, (ConnectionError, TimeoutError)):
+        return StoreUnreachableError(f"{action} {url}: cannot reach the server ({type(err).__name__}: {err}). "
+                                     "Check the URL and endpoint_url in storage_options.")
+    if isinstance(err, OSError) and _raised_in_store(err):
+        return StoreUnreachableError(f"{action} {url}: the storage failed ({type(err).__name__}: {err}); expected "
+                                     "it to answer. Check the disk or the network, then retry.")
+    return None
+
+
+def _raised_in_store(err: BaseException) -> bool:
+    """Whether ``err`` went through a method of a zarr store (``Store.get``, ``Store.set``...) on its way up."""
+    tb = err.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        if owner is not None and any(cls.__name__ == "Store" and cls.__module__.startswith("zarr.")
+                                     for cls in type(owner).__mro__):
+            return True
+        tb = tb.tb_next
+    return False
+
 _PACKAGE = __name__.rpartition(".")[0]
 # libraries that sit between a caller and the library (dask computing a task, numpy converting an array...):
 # a warning raised below them is about the caller's line above them

@@ -105,7 +105,8 @@ def read(url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | 
     """
     url = stores.as_url(url)
     if isinstance(url, Store):
-        return _read(None, strict=strict, read_only=True, store=url)
+        with stores.storage_errors(repr(url), "read"):
+            return _read(None, strict=strict, read_only=True, store=url)
     with stores.storage_errors(url, "read"):
         location = stores.locate(url, storage_options)
         recover(location)  # a writer killed while replacing the file may have left it as a backup
@@ -145,7 +146,8 @@ def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
 
     def find(child: str) -> Any:
         path = f"{base}/{child}"
-        node = read_subtree(store, path, name) if "/" not in child and child not in (".", "..") else None
+        with stores.storage_errors(name, "read"):
+            node = read_subtree(store, path, name) if "/" not in child and child not in (".", "..") else None
         if node is None:
             return None
         warn(InvalidFileWarning(

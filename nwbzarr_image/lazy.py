@@ -13,6 +13,8 @@ import os
 import pickle
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dask.array as da
@@ -26,6 +28,7 @@ from nwbzarr_image.errors import (
     MissingChunkWarning,
     NWBZarrImageError,
     StoreUnreachableError,
+    storage_error,
     warn,
 )
 
@@ -43,9 +46,11 @@ class ZarrSource:
         The array; its store must pickle (zarr's LocalStore and FsspecStore do).
     """
 
-    def __init__(self, array: Any, blob: bytes | None = None, pid: int | None = None, strict: bool = False) -> None:
+    def __init__(self, array: Any, blob: bytes | None = None, pid: int | None = None, strict: bool = False,
+                 url: str = "") -> None:
         self.array = array
         self.strict = strict
+        self.url = url or str(array.store_path)  # named in errors: the store's URL and the node's path
         self.shape = tuple(array.shape)
         self.dtype = np.dtype(array.dtype)
         self.ndim = len(self.shape)
@@ -63,9 +68,13 @@ class ZarrSource:
 
     def __getitem__(self, key: Any) -> Any:
         self.check_reachable()
+        where = f"/{self.array.path}" if self.array.path else repr(self.array.store)
+        with read_errors(self.url, where, key):
+            return self._read(key, where)
+
+    def _read(self, key: Any, where: str) -> Any:
         from zarr.errors import ChunkNotFoundError
 
-        where = f"/{self.array.path}" if self.array.path else repr(self.array.store)
         try:
             return self.array.with_config({"read_missing_chunks": False})[key]
         except ChunkNotFoundError as err:
@@ -79,12 +88,6 @@ class ZarrSource:
                 f"({self.array.fill_value}); zarr leaves out chunks equal to the fill value, but a lost chunk reads "
                 "the same. Check with: nwbzarr-image validate URL."))
             return self.array[key]
-        except NWBZarrImageError:
-            raise
-        except Exception as err:
-            raise CorruptDataError(f"{where}: the stored values at {key} cannot be decoded ({type(err).__name__}: "
-                                   f"{err}); a chunk is truncated or damaged. List them with: nwbzarr-image "
-                                   "validate --deep URL.") from err
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.check_reachable()
@@ -99,15 +102,33 @@ class ZarrSource:
             self._blob = pickle.dumps(self.array, protocol=pickle.HIGHEST_PROTOCOL)
         return self._blob
 
-    def __reduce__(self) -> tuple[Any, tuple[type, bytes, int, bool]]:
-        return _restore, (type(self), self.blob(), self.pid, self.strict)
+    def __reduce__(self) -> tuple[Any, tuple[type, bytes, int, bool, str]]:
+        return _restore, (type(self), self.blob(), self.pid, self.strict, self.url)
 
     def __repr__(self) -> str:
         return f"ZarrSource({self.array!r})"
 
 
-def _restore(cls: type[ZarrSource], blob: bytes, pid: int, strict: bool = False) -> ZarrSource:
-    return cls(reopen(blob), blob, pid, strict)
+@contextmanager
+def read_errors(url: str, where: str, key: Any = ...) -> Iterator[None]:
+    """Errors of reading stored values: the store's (unreachable, access refused) become ours naming ``url``;
+    any other (a chunk that does not decode) is a :class:`CorruptDataError` naming the node ``where``."""
+    try:
+        yield
+    except NWBZarrImageError:
+        raise
+    except Exception as err:
+        ours = storage_error(err, url, "read")
+        if ours is not None:  # the store failed: nothing is known about the stored values
+            raise ours from err
+        at = "" if key is ... else f" at {key}"
+        raise CorruptDataError(f"{where}: the stored values{at} cannot be decoded ({type(err).__name__}: {err}); "
+                               "a chunk is truncated or damaged. List them with: nwbzarr-image validate --deep "
+                               "URL.") from err
+
+
+def _restore(cls: type[ZarrSource], blob: bytes, pid: int, strict: bool = False, url: str = "") -> ZarrSource:
+    return cls(reopen(blob), blob, pid, strict, url)
 
 
 def reopen(blob: bytes) -> Any:
@@ -151,7 +172,7 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     ``identity`` (store URL + node path) names the graph deterministically without hashing any data.
     """
     chunks = storage_chunks(array) if array.ndim else ()
-    source = ZarrSource(array, strict=strict)
+    source = ZarrSource(array, strict=strict, url=identity)
     plan = getattr(array.store, "dask_plan", None)  # HDF5 views: merged chunks, a source that prefetches
     if plan is not None and array.ndim:
         chunks, source = plan(array, strict)

@@ -8,7 +8,7 @@ import numpy as np
 import zarr
 
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
-from nwbzarr_image.lazy import as_dask
+from nwbzarr_image.lazy import as_dask, read_errors
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -33,7 +33,8 @@ class ZarrStoredArray:
             known = metadata_value(self.array)
             if known is not None:
                 return known
-        value = self.array[...]
+        with read_errors(self.identity, self.path):
+            value = self.array[...]
         if self.squeeze:
             value = value.reshape(-1)[0]
         elif isinstance(value, np.ndarray) and value.ndim == 0:

@@ -20,7 +20,7 @@ import zarr
 
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import GroupNode
-from nwbzarr_image.lazy import as_dask
+from nwbzarr_image.lazy import as_dask, read_errors
 from nwbzarr_image.storage.reader import array_node, group_node, safe_name
 from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, v2_array
 
@@ -69,9 +69,10 @@ class V2StoredArray:
         if self.unsupported:
             raise LayoutError(f"{self.path}: cannot decode a v2 {self.unsupported}; expected numeric, text, "
                               "vlen-bytes, json2 or pickled references.")
-        if not self.is_object:
-            return np.asarray(self._zarr()[...])
-        return self._decode_objects()
+        with read_errors(f"{self.identity}{self.path}", self.path):
+            if not self.is_object:
+                return np.asarray(self._zarr()[...])
+            return self._decode_objects()
 
     def _decode_objects(self) -> np.ndarray:
         shape, chunks = tuple(self.meta["shape"]), tuple(self.meta["chunks"])

@@ -17,13 +17,7 @@ from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-from nwbzarr_image.errors import (
-    AccessDeniedError,
-    NWBZarrImageError,
-    ReadOnlyError,
-    StoreNotFoundError,
-    StoreUnreachableError,
-)
+from nwbzarr_image.errors import ReadOnlyError, StoreNotFoundError, storage_error
 
 READ_ONLY_PROTOCOLS = {"http", "https"}
 
@@ -133,34 +127,14 @@ def move(location: Location, source: str, target: str) -> None:
         location.fs.mv(source, target, recursive=True)
 
 
-CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError",
-                     "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied"}
-CONNECTION_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "EndpointConnectionError",
-                     "ConnectTimeoutError", "ClientConnectionError"}
-
-
 @contextmanager
 def storage_errors(url: str, action: str) -> Iterator[None]:
-    """Turn the storage back-ends' errors (botocore, aiohttp, fsspec) into ours, naming the URL and the fix."""
+    """Turn the storage back-ends' errors (botocore, aiohttp, fsspec, zarr stores) into ours, naming the URL and
+    the fix (see :func:`nwbzarr_image.errors.storage_error`)."""
     try:
         yield
-    except NWBZarrImageError:
-        raise
-    except PermissionError as err:
-        raise AccessDeniedError(f"{action} {url}: access denied ({err}); expected credentials allowed to "
-                                f"{action} it. Check key/secret (or profile) in storage_options or the AWS_* "
-                                "environment variables.") from err
-    except FileNotFoundError as err:
-        raise StoreNotFoundError(f"{action} {url}: not found ({err}). Check the bucket and the path; a bucket "
-                                 "must exist before writing into it.") from err
     except Exception as err:
-        names = {cls.__name__ for cls in type(err).__mro__}
-        code = str(getattr(err, "response", {}).get("Error", {}).get("Code", "")) if hasattr(err, "response") else ""
-        if names & CREDENTIAL_ERRORS or code in CREDENTIAL_ERRORS:
-            raise AccessDeniedError(f"{action} {url}: the credentials were refused ({type(err).__name__}: {err}). "
-                                    "Check key/secret in storage_options or the AWS_* environment variables."
-                                    ) from err
-        if names & CONNECTION_ERRORS or isinstance(err, (ConnectionError, TimeoutError)):
-            raise StoreUnreachableError(f"{action} {url}: cannot reach the server ({type(err).__name__}: {err}). "
-                                        "Check the URL and endpoint_url in storage_options.") from err
-        raise
+        ours = storage_error(err, url, action)
+        if ours is None:
+            raise
+        raise ours from err
