@@ -158,8 +158,9 @@ def warn(warning: Warning) -> None:
     """Emit ``warning`` at the caller's line: the first frame outside nwbzarr_image (and the libraries it runs
     under, e.g. dask computing a task), the way ``warnings.warn(stacklevel=...)`` would with the right level.
 
-    A dask task run in a worker thread has no caller in its own stack; the warning then points at the line of
-    the one thread waiting for a dask computation, when there is one (else at the task's first outside frame).
+    A warning raised in a worker thread (a dask task, the h5py thread) has no caller in its own stack; it then
+    points at the line of the one other thread waiting for the library or for a dask computation, when there is
+    exactly one (else at the worker's first frame outside nwbzarr_image).
 
     Parameters
     ----------
@@ -193,17 +194,19 @@ def _caller(frame: FrameType) -> FrameType | None:
     found = _outside(frame, (_PACKAGE, *_PASS_THROUGH))
     if found is not None:
         return found
-    waiting = [_outside(top, (_PACKAGE, *_PASS_THROUGH)) for ident, top in sys._current_frames().items()
-               if ident != threading.get_ident() and _computing(top)]
-    if len(waiting) == 1 and waiting[0] is not None:
-        return waiting[0]
+    waiting = {_outside(top, (_PACKAGE, *_PASS_THROUGH)) for ident, top in sys._current_frames().items()
+               if ident != threading.get_ident() and _waiting(top)}
+    waiting.discard(None)
+    if len(waiting) == 1:
+        return waiting.pop()
     return _outside(frame, (_PACKAGE,))
 
 
-def _computing(frame: FrameType | None) -> bool:
-    """Whether a thread's stack is inside dask's local scheduler, waiting for its tasks."""
+def _waiting(frame: FrameType | None) -> bool:
+    """Whether a thread's stack is inside the library or inside dask's local scheduler (waiting for tasks)."""
     while frame is not None:
-        if frame.f_code.co_name == "get_async" and _module(frame) == "dask.local":
+        name = _module(frame)
+        if _inside(name, (_PACKAGE,)) or (frame.f_code.co_name == "get_async" and name == "dask.local"):
             return True
         frame = frame.f_back
     return False

@@ -76,7 +76,7 @@ def test_a_connection_error_while_computing_the_data_is_unreachable_naming_the_u
     store.failure = ConnectionError("connection reset by peer")
     with pytest.raises(nzi.StoreUnreachableError) as info:
         data.compute()
-    assert store.failed and all(key.startswith("acquisition/vid/data/c/") for key in store.failed)
+    assert store.failed and all(key.startswith("acquisition/vid/data/c.") for key in store.failed)
     assert str(info.value).startswith(f"read {store!r}/acquisition/vid/data: cannot reach the server "
                                       "(ConnectionError: connection reset by peer)")
     assert good.as_posix() in str(info.value) and not isinstance(info.value, nzi.CorruptDataError)
@@ -118,7 +118,7 @@ def test_a_damaged_gzip_chunk_is_corrupt_data_although_gzip_raises_an_os_error(t
     nwb.add_acquisition(nzi.ImageSeries("m", nzi.ZarrDataIO(movie((6, 4, 4), np.uint8), chunks=(3, 4, 4),
                                                             compressors=[GzipCodec()]), "n.a.", rate=1.0))
     nzi.write(nwb, str(path))
-    chunk = path / "acquisition/m/data/c/0/0/0"
+    chunk = path / "acquisition/m/data/c.0.0.0"
     chunk.write_bytes(b"\x1f\x8b" + b"\x00" * 30)  # a gzip header, then garbage: gzip.BadGzipFile (an OSError)
     data = nzi.read(str(path)).acquisition["m"].data
     with pytest.raises(nzi.CorruptDataError, match=r"/acquisition/m/data: the stored values .* cannot be decoded "

@@ -11,9 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 import dask
+import h5py
 import numpy as np
 import pytest
 from builders import edit_metadata
+from hdf5_helpers import PYNWB, write_h5
 
 import nwbzarr_image as nzi
 
@@ -69,6 +71,19 @@ def test_a_missing_chunk_read_by_indexing_warns_at_the_indexing_line(good: Path)
     places, messages = _places(caught.list, nzi.MissingChunkWarning)
     assert places == {(__file__, line)} and "c.0.0.0 are not stored" in messages
     assert frame.shape == data.shape[1:] and not frame.any()
+
+
+def test_a_damaged_hdf5_file_warns_at_the_read_call_though_h5py_runs_in_its_own_thread(tmp_path: Path) -> None:
+    path = write_h5(PYNWB.new_file(), tmp_path / "f.nwb")
+    with h5py.File(path, "r+") as h:
+        h["acquisition"]["elsewhere"] = h5py.ExternalLink("other.nwb", "/acquisition/x")
+    with pytest.warns(nzi.InvalidFileWarning) as caught:
+        line = _line() + 1
+        nwb = nzi.read(str(path))
+    places, messages = _places(caught.list, nzi.InvalidFileWarning)
+    assert places == {(__file__, line)}
+    assert "/acquisition/elsewhere: an external link to other.nwb:/acquisition/x is left out" in messages
+    assert "elsewhere" not in nwb.acquisition
 
 
 def test_a_model_rule_warns_at_the_constructor_call() -> None:

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import numpy as np
+from zarr.abc.buffer import Buffer, BufferPrototype
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
-from zarr.core.buffer import Buffer, BufferPrototype
 
 from nwbzarr_image.errors import CorruptDataError, ReadOnlyError
 from nwbzarr_image.hdf5.index import ChunkTable, linear_index, list_chunks

@@ -6,13 +6,12 @@ Nothing here touches zarr: the walk runs to the end before any zarr call, in the
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nwbzarr_image.errors import InvalidFileWarning
+from nwbzarr_image.errors import InvalidFileWarning, warn
 
 INLINE_BYTES = 16 * 1024  # numeric datasets up to this size are read during the walk (no request later)
 SUPPORTED_FILTERS = {1, 2, 3, 32001, 32015}  # deflate, shuffle, fletcher32, blosc, zstd (numcodecs decodes them)
@@ -80,7 +79,7 @@ class _Walker:
         self.f, self.h5py, self.identity, self.tree = f, h5py, identity, tree
 
     def warn(self, path: str, what: str) -> None:
-        warnings.warn(InvalidFileWarning(f"read {self.identity}: {path}: {what}"), stacklevel=4)
+        warn(InvalidFileWarning(f"read {self.identity}: {path}: {what}"))
 
     def group(self, group: Any, path: str) -> None:
         h5py = self.h5py
