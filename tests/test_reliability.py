@@ -1,44 +1,42 @@
-"""Crash safety under random kill points, and readers running while another process appends."""
+"""Crash safety: a writer killed after each step it reports, and readers running while another process appends."""
 
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+from kill_steps import drive, kill_after
 
 import nwbzarr_image as nzi
 
 WRITE = textwrap.dedent("""
-    import sys, time
     from datetime import UTC, datetime
     import numpy as np
     import nwbzarr_image as nzi
     import nwbzarr_image.storage.stream as stream
-    stream.BATCH_BYTES = 2 * 8 * 8 * 2
-    def frames(n):
-        for i in range(n):
-            time.sleep(0.002)
-            yield np.full((8, 8), i, np.uint16)
+    stream.BATCH_BYTES = 2 * 8 * 8 * 2  # a flushed batch is one chunk of 2 frames
     nwb = nzi.NWBFile("s", "id", datetime(2024, 1, 1, tzinfo=UTC))
     cam = nwb.create_device("cam")
     nwb.add_acquisition(nzi.ImageSeries("still", np.arange(4 * 8 * 8, dtype=np.uint8).reshape(4, 8, 8), "n.a.",
                                         rate=1.0, device=cam))
-    it = nzi.DataChunkIterator(frames(400), dtype=np.uint16, buffer_size=3)
+    frames = (np.full((8, 8), i, np.uint16) for i in range(8))
+    it = nzi.DataChunkIterator(frames, dtype=np.uint16, buffer_size=2)
     nwb.add_acquisition(nzi.ImageSeries("m", nzi.ZarrDataIO(it, chunks=(2, 8, 8)), "a.u.", rate=10.0))
     nzi.write(nwb, sys.argv[1])
-    if len(sys.argv) > 2:
-        with nzi.open(sys.argv[1], "a") as f:
-            for k in range(200):
-                n = f.acquisition["m"].data.shape[0]
-                f.acquisition["m"].append(np.stack([np.full((8, 8), n + j, np.uint16) for j in range(3)]))
+    with nzi.open(sys.argv[1], "a") as f:
+        for k in range(2):
+            n = f.acquisition["m"].data.shape[0]
+            f.acquisition["m"].append(np.stack([np.full((8, 8), n + j, np.uint16) for j in range(3)]))
 """)
+WRITE_STEPS = ["partial created", "skeleton written", "new file in place",
+               *["chunks written", "shape committed"] * 4, "streams consolidated",
+               "chunks written", "chunks written", "append committed",  # frames 8-9, then 10 (a partial chunk)
+               "chunks written", "append committed"]                      # frames 11-13, one write
 
 
 def _check_every_node_reads(path: Path) -> int:
@@ -52,29 +50,27 @@ def _check_every_node_reads(path: Path) -> int:
     return n
 
 
-def test_sigkill_at_random_points_leaves_no_file_or_a_readable_one(tmp_path: Path) -> None:
-    rng = random.Random(20261125)
-    outcomes = {"none": 0, "readable": 0}
-    lengths = []
-    for run in range(24):
-        path = tmp_path / f"f{run}.nwb.zarr"
-        append = run % 2 == 1
-        child = subprocess.Popen([sys.executable, "-c", WRITE, str(path), *(["append"] if append else [])])
-        time.sleep(rng.uniform(0.3, 2.5))
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        if not path.exists():
-            outcomes["none"] += 1
+def test_sigkill_after_every_step_leaves_no_file_or_a_readable_one(tmp_path: Path) -> None:
+    """The writer reports each step (kill_steps) and is killed right after step k, for every k: before the
+    skeleton is in place there is no file; after, every node reads and the series holds exactly the frames
+    committed (2 per flushed batch, 3 per append), and an append resumes it."""
+    steps, _ = drive(WRITE, [str(tmp_path / "complete.nwb.zarr")])
+    assert steps == WRITE_STEPS, steps
+    assert _check_every_node_reads(tmp_path / "complete.nwb.zarr") == 8 + 2 * 3
+    for k in range(1, len(steps) + 1):
+        path = tmp_path / f"f{k}.nwb.zarr"
+        seen, killed = drive(WRITE, [str(path)], kill_after(k))
+        assert killed and seen == steps[:k]
+        if "new file in place" not in seen:
+            with pytest.raises(nzi.StoreNotFoundError):
+                nzi.read(str(path))
+            assert not [p for p in os.listdir(tmp_path) if p.startswith(f".{path.name}.")]  # the partial is gone
             continue
-        lengths.append(_check_every_node_reads(path))
-        outcomes["readable"] += 1
-        if append:  # an interrupted append resumes
-            with nzi.open(str(path), "a") as f:
-                n = f.acquisition["m"].data.shape[0]
-                f.acquisition["m"].append(np.full((1, 8, 8), n, np.uint16))
-            assert _check_every_node_reads(path) == n + 1
-    assert outcomes["readable"] >= 10, outcomes
-    assert len(set(lengths)) > 3, lengths  # the kills did land at different points
+        n = _check_every_node_reads(path)
+        assert n == 2 * seen.count("shape committed") + 3 * seen.count("append committed"), (k, seen[-1])
+        with nzi.open(str(path), "a") as f:  # an interrupted write or append resumes
+            f.acquisition["m"].append(np.full((1, 8, 8), n, np.uint16))
+        assert _check_every_node_reads(path) == n + 1
 
 
 APPENDER = textwrap.dedent("""
