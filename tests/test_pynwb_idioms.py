@@ -143,6 +143,20 @@ def test_objects_maps_object_id_to_every_object_as_in_pynwb() -> None:
     assert ours.objects[module["vid_smooth"].object_id] is module["vid_smooth"]
 
 
+@pytest.mark.parametrize("writer", ["ours", "pynwb"])
+def test_objects_of_a_read_file_are_pynwbs(writer: str, tmp_path: Path) -> None:
+    from test_interop import pynwb_read, write_ours, write_pynwb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        built = build_rich(OURS if writer == "ours" else PYNWB)
+    path = (write_ours if writer == "ours" else write_pynwb)(built, tmp_path / "f.nwb.zarr")
+    ours = nzi.read(path)
+    with pynwb_read(path) as theirs:
+        assert {k: (type(o).__name__, o.name) for k, o in ours.objects.items()} == \
+            {k: (type(o).__name__, o.name) for k, o in theirs.objects.items()}
+
+
 def test_objects_follows_later_additions() -> None:
     f = new_file(OURS)
     assert list(f.objects.values()) == [f]

@@ -9,7 +9,7 @@ import zarr
 
 from nwbzarr_image import io
 from nwbzarr_image.external.resolver import describe_files
-from nwbzarr_image.model import Image, Images, ImageSeries, NWBFile, TimeSeries
+from nwbzarr_image.model import ExternalImage, Image, Images, ImageSeries, NWBFile, TimeSeries
 from nwbzarr_image.storage.reader import open_root
 
 
@@ -91,9 +91,12 @@ def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
             elif isinstance(obj, Images):
                 lines.append(f"{path}  Images, {len(obj)} images")
                 for image in obj:
+                    if isinstance(image, ExternalImage):
+                        lines.append(f"    {image.name}: ExternalImage {image.image_format} file {image.data!r}")
+                        continue
                     lines.append(f"    {image.name}: {image.neurodata_type} {tuple(image.data.shape)} "
                                  f"{image.data.dtype}")
-            elif not isinstance(obj, Image):
+            elif not isinstance(obj, (Image, ExternalImage)):
                 lines.append(f"{path}  {getattr(obj, 'attrs', {}).get('neurodata_type', type(obj).__name__)}")
     return lines
 

@@ -69,6 +69,45 @@ def decode_external_image(image: Any, *, allow_outside: bool = False,
     return pixels
 
 
+def header_of(image: Any, *, allow_outside: bool = False,
+              allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype :func:`decode_external_image` gives, from the file's header (no pixel is decoded)."""
+    pil = _import_pil()
+    target = resolve_image(image, allow_outside=allow_outside, allowed_roots=allowed_roots)
+    try:
+        with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
+            width, height = picture.size
+            mode = picture.mode
+            if mode == "P":
+                mode = "RGBA" if "transparency" in picture.info else "RGB"
+    except FileNotFoundError as err:
+        raise ExternalFileNotFoundError(f"{image.where}: external image {target.text!r} not found at {target.url}; "
+                                        "expected an image file there. Check the path (relative paths start at "
+                                        "the NWB file's directory).") from err
+    except (pil.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise ExternalImageError(f"{image.where}: cannot decode external image {target.text!r} ({target.url}); "
+                                 f"expected a {image.image_format} file, got {type(err).__name__}: {err}. Check "
+                                 "that the file is a complete image.") from err
+    bands = {"PA": 4, "CMYK": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}.get(mode, len(mode) if mode in (
+        "RGB", "RGBA", "LA", "RGBX", "RGBa", "La") else 1)
+    dtype = np.dtype(np.uint16 if mode.startswith("I;16") else np.int32 if mode == "I" else np.float32
+                     if mode == "F" else bool if mode == "1" else np.uint8)
+    return ((height, width) if bands == 1 else (height, width, bands)), dtype
+
+
+def lazy_external_image(image: Any, *, allow_outside: bool = False,
+                        allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> Any:
+    """The pixels of ``image`` as a one-chunk dask array: the header is read now, the pixels on compute."""
+    import dask
+    import dask.array as da
+
+    roots = list(allowed_roots)
+    shape, dtype = header_of(image, allow_outside=allow_outside, allowed_roots=roots)
+    # not pure: tokenizing the image would hash the whole file it belongs to
+    task = dask.delayed(decode_external_image, pure=False)(image, allow_outside=allow_outside, allowed_roots=roots)
+    return da.from_delayed(task, shape=shape, dtype=dtype)
+
+
 def _as_array(picture: Any) -> np.ndarray:
     mode = picture.mode
     if mode == "P":

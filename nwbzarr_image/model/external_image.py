@@ -95,6 +95,13 @@ class ExternalImage(BaseImage):
 
         return decode_external_image(self, allow_outside=allow_outside, allowed_roots=allowed_roots)
 
+    def to_dask(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> Any:
+        """The pixels as a lazy one-chunk dask array: the file's header is read now (for shape and dtype), its
+        pixels are decoded when computed. Arguments and errors as in :meth:`pixels`."""
+        from nwbzarr_image.external.image import lazy_external_image
+
+        return lazy_external_image(self, allow_outside=allow_outside, allowed_roots=allowed_roots)
+
     def _check_read(self, checker: Any) -> None:
         """Rules checked on read (a value kept as stored when it breaks one)."""
         if self.image_format not in IMAGE_FORMATS:

@@ -12,7 +12,16 @@ import numpy as np
 from nwbzarr_image.errors import NodeNotFoundError, OutOfRangeError, SchemaError
 from nwbzarr_image.layout.paths import COLLECTIONS
 from nwbzarr_image.lazy import as_lazy
-from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, ProcessingModule, TimeSeries
+from nwbzarr_image.model import (
+    BaseImage,
+    ExternalImage,
+    Images,
+    ImageSeries,
+    IndexSeries,
+    NWBFile,
+    ProcessingModule,
+    TimeSeries,
+)
 
 COLOR_CHANNELS = {3: "rgb", 4: "rgba"}
 
@@ -150,12 +159,14 @@ class ArraySource(FrameSource):
 
 
 class StackSource(FrameSource):
-    """The images of an Images collection (in ``order_of_images`` when stored) or a single image."""
+    """The images of an Images collection (in ``order_of_images`` when stored) or a single image; an
+    ExternalImage's file is opened for its header here, and decoded when its frame is computed."""
 
-    def __init__(self, path: str, obj: Images | Image) -> None:
-        self.images = [obj] if isinstance(obj, Image) else ordered_images(obj)
-        self.kind = "image" if isinstance(obj, Image) else "images"
-        self.arrays = [as_lazy(image.data, path) for image in self.images]
+    def __init__(self, path: str, obj: Images | BaseImage, *, allow_outside: bool = False) -> None:
+        self.images = [obj] if isinstance(obj, BaseImage) else ordered_images(obj)
+        self.kind = "image" if isinstance(obj, BaseImage) else "images"
+        self.arrays = [image.to_dask(allow_outside=allow_outside) if isinstance(image, ExternalImage)
+                       else as_lazy(image.data, path) for image in self.images]
         first = self.arrays[0] if self.arrays else np.zeros((0, 0), np.uint8)
         super().__init__(path, obj, len(self.arrays), first.shape, first.dtype)
 
@@ -186,7 +197,7 @@ class IndexedSource(FrameSource):
         return self.base.frame(target)
 
 
-def ordered_images(images: Images) -> list[Image]:
+def ordered_images(images: Images) -> list[BaseImage]:
     """The images of a collection in ``order_of_images`` when it is stored, else in the order they were added."""
     order = images.order_of_images
     return list(order.data) if order is not None and len(order) else list(images)
@@ -194,7 +205,7 @@ def ordered_images(images: Images) -> list[Image]:
 
 def showable(obj: Any) -> bool:
     """True for image series, IndexSeries, Images, images, and other series with (frames, x, y) data."""
-    if isinstance(obj, (ImageSeries, IndexSeries, Images, Image)):
+    if isinstance(obj, (ImageSeries, IndexSeries, Images, BaseImage)):
         return True
     return isinstance(obj, TimeSeries) and getattr(obj.data, "ndim", 0) >= 3
 
@@ -240,11 +251,11 @@ def find(nwbfile: NWBFile, name: str) -> tuple[str, Any]:
 def open_source(path: str, obj: Any, *, allow_outside: bool = False, plane: int = 0) -> FrameSource:
     """The :class:`FrameSource` of a showable object (external files are opened here: headers only)."""
     where = f"{getattr(obj, 'neurodata_type', type(obj).__name__)} '{path}'"
-    if isinstance(obj, (Images, Image)):
-        return StackSource(path, obj)
+    if isinstance(obj, (Images, BaseImage)):
+        return StackSource(path, obj, allow_outside=allow_outside)
     if isinstance(obj, IndexSeries):
         if obj.indexed_images is not None:
-            return IndexedSource(path, obj, StackSource(path, obj.indexed_images))
+            return IndexedSource(path, obj, StackSource(path, obj.indexed_images, allow_outside=allow_outside))
         if obj.indexed_timeseries is not None:
             target = obj.indexed_timeseries
             return IndexedSource(path, obj, open_source(path, target, allow_outside=allow_outside, plane=plane))
