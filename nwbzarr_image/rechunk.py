@@ -90,10 +90,10 @@ def rechunk_series(
         raise SchemaError(f"{where}: one frame ({frame_bytes / 2**20:.1f} MB, x{SLAB_COPIES} while copied) does "
                           f"not fit in memory_gb={memory_gb}; expected at least {SLAB_COPIES * frame_bytes / 2**30:.3f}"
                           ". Raise memory_gb.")
-    url = stores.as_url(url)
-    with stores.storage_errors(url, "write"):
-        location = stores.locate(url, storage_options)
-        nwbfile = None if location.exists() else _file_of(where, source, ts, url)
+    target: str = stores.as_url(url)
+    with stores.storage_errors(target, "write"):
+        location = stores.locate(target, storage_options)
+        nwbfile = None if location.exists() else _file_of(where, source, ts, target)
         if nwbfile is None:
             _check_free(location, module, name)
         if chunks[0] <= slab:
@@ -101,7 +101,7 @@ def rechunk_series(
                                                                     *data.shape[1:])), chunks)
         else:
             _two_passes(where, nwbfile, location, ts, name, module, data, chunks, slab, budget)
-        back = read(url, storage_options)
+        back = read(target, storage_options)
     return back.processing[module][name]
 
 

@@ -59,7 +59,8 @@ def parse_compressor(text: str) -> Any:
     if name == "zstd" and (level is None or 0 <= level <= 22):
         return ZstdCodec(level=3 if level is None else level)
     if name in ("blosc-zstd", "blosc-lz4") and (level is None or 0 <= level <= 9):
-        return BloscCodec(cname=name.split("-")[1], clevel=3 if level is None else level, shuffle="shuffle")
+        return BloscCodec(cname="zstd" if name == "blosc-zstd" else "lz4", clevel=3 if level is None else level,
+                          shuffle="shuffle")
     raise ArgumentTypeError(f"--compressor: unknown codec {text!r}; expected one of {', '.join(COMPRESSORS)}.")
 
 

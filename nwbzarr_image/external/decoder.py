@@ -274,8 +274,9 @@ class VideoFile:
         decoder.container.seek(scan.pts[keyframe], backward=True, any_frame=False, stream=decoder.stream)
         decoder.frames = decoder._decode()
         first = next(decoder.frames, None)
-        index = bisect.bisect_left(scan.pts, first.pts) if first is not None and first.pts is not None else -1
-        if index < 0 or index > start or index >= len(scan.pts) or scan.pts[index] != first.pts:
+        first_pts = None if first is None else first.pts
+        index = bisect.bisect_left(scan.pts, first_pts) if first_pts is not None else -1
+        if index < 0 or index > start or index >= len(scan.pts) or scan.pts[index] != first_pts:
             decoder.close()  # the seek landed somewhere we cannot place: decode from the start
             return _Decoder(self)
         decoder.frames, decoder.next_index = itertools.chain([first], decoder.frames), index

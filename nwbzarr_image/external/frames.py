@@ -9,6 +9,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
+from dask.typing import Key
 
 from nwbzarr_image.errors import ArgumentTypeError
 from nwbzarr_image.external.decoder import VideoFile
@@ -133,7 +134,8 @@ class ExternalVideo:
         name = "external-frames-" + tokenize([v.target.url for v in self.files], self.frame_counts, self.shape,
                                              str(self.dtype), frames_per_chunk)
         zeros = (0,) * len(rest)
-        graph = {(name, k, *zeros): (_read_block, self.files[i], lo, hi) for k, (i, lo, hi) in enumerate(ranges)}
+        graph: dict[Key, Any] = {(name, k, *zeros): (_read_block, self.files[i], lo, hi)
+                                 for k, (i, lo, hi) in enumerate(ranges)}
         chunks = (tuple(hi - lo for _, lo, hi in ranges), *((n,) for n in rest))
         return da.Array(HighLevelGraph.from_collections(name, graph, dependencies=()), name, chunks,
                         dtype=self.dtype)

@@ -69,7 +69,7 @@ def save(key: str, view: View, tables: dict[str, ChunkTable]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".partial")
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
         os.replace(temp, path)
     except OSError:
         return  # a cache that cannot be written only costs requests next time

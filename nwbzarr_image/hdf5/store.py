@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -179,8 +180,8 @@ class Hdf5Store(Store):
 
     def chunk(self, source: ArraySource, coords: tuple[int, ...], raw: bytes | None = None) -> bytes | None:
         """The bytes of one chunk as its declared codecs expect them (``raw``: already read from the file)."""
-        if source.kind == "fallback":
-            return run_h5(self._decoded, source, coords)
+        if source.kind == "fallback":  # declared with the bytes codec only
+            return run_h5(self._decoded, source, coords).tobytes()
         where = self.ranges(source, coords)
         if where is None:
             return None
@@ -263,7 +264,7 @@ class Hdf5Store(Store):
                 for key in await asyncio.to_thread(self.chunk_keys, source):
                     yield key
 
-    def chunk_keys(self, source: ArraySource) -> list[str]:
+    def chunk_keys(self, source: ArraySource) -> builtins.list[str]:  # builtins: this class has a list()
         grid = source.grid
         if source.kind == "chunked":
             linear = np.flatnonzero(self.table(source).table["size"])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nwbzarr_image.hdf5.walk import Filter, H5Dataset, H5Tree
+from nwbzarr_image.hdf5.walk import Compound, Filter, H5Dataset, H5Tree
 
 SEPARATOR = "/"
 # storage/reader.py's mark of a 0-d array whose value is its fill value (no chunk): read without a store lookup
@@ -114,7 +114,7 @@ def array_doc(ds: H5Dataset) -> tuple[dict[str, Any], bytes | None]:
         chunk = bytes(VLenUTF8().encode(np.asarray(ds.value, dtype=object).reshape(-1)))
         return _base(ds.shape, ds.shape, "string", "", codecs, attrs), chunk if all(ds.shape) else None
     if isinstance(ds.dtype_name, dict):
-        return _compound_doc(ds, attrs)
+        return _compound_doc(ds, ds.dtype_name, attrs)
     attrs["_DTYPE"] = ds.dtype_name
     dtype = np.dtype(ds.dtype)
     data_type = "bool" if dtype.kind == "b" else dtype.newbyteorder("=").name
@@ -123,8 +123,8 @@ def array_doc(ds: H5Dataset) -> tuple[dict[str, Any], bytes | None]:
         value = np.asarray(ds.value, dtype=dtype)
         if not ds.shape:
             return _base((), (), data_type, _json_fill(value[()], dtype), [_bytes_codec(dtype)], attrs), None
-        chunk = np.ascontiguousarray(value).tobytes() if value.size else None
-        return _base(ds.shape, ds.shape, data_type, fill, [_bytes_codec(dtype)], attrs), chunk
+        values = np.ascontiguousarray(value).tobytes() if value.size else None
+        return _base(ds.shape, ds.shape, data_type, fill, [_bytes_codec(dtype)], attrs), values
     chunks = ds.chunks or tuple(max(n, 1) for n in ds.shape)
     codecs = [_bytes_codec(dtype)]
     if ds.kind == "chunked":
@@ -132,11 +132,12 @@ def array_doc(ds: H5Dataset) -> tuple[dict[str, Any], bytes | None]:
     return _base(ds.shape, chunks, data_type, fill, codecs, attrs), None
 
 
-def _compound_doc(ds: H5Dataset, attrs: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+def _compound_doc(ds: H5Dataset, compound: Compound, attrs: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
     value: np.ndarray = ds.value
-    fields, fill = [], {}
-    for name in value.dtype.names:
-        sub = value.dtype.fields[name][0]
+    fields: list[dict[str, Any]] = []
+    fill: dict[str, Any] = {}
+    for name in value.dtype.names or ():
+        sub = value.dtype[name]
         if sub.kind == "U":
             fields.append({"name": name, "data_type": {"name": "fixed_length_utf32",
                                                        "configuration": {"length_bytes": sub.itemsize}}})
@@ -144,10 +145,10 @@ def _compound_doc(ds: H5Dataset, attrs: dict[str, Any]) -> tuple[dict[str, Any],
         else:
             fields.append({"name": name, "data_type": "bool" if sub.kind == "b" else sub.newbyteorder("=").name})
             fill[name] = 0
-    attrs["_DTYPE"] = [{"name": f["name"], "dtype": "object_reference" if f["name"] in ds.dtype_name["references"]
+    attrs["_DTYPE"] = [{"name": f["name"], "dtype": "object_reference" if f["name"] in compound["references"]
                         else (f["data_type"] if isinstance(f["data_type"], str) else "text")} for f in fields]
-    if ds.dtype_name["references"]:
-        attrs["_REFERENCE_FIELDS"] = list(ds.dtype_name["references"])
+    if compound["references"]:
+        attrs["_REFERENCE_FIELDS"] = list(compound["references"])
     doc = _base(ds.shape, ds.shape, {"name": "struct", "configuration": {"fields": fields}}, fill,
                 [{"name": "bytes", "configuration": {"endian": "little"}}], attrs)
     return doc, (np.ascontiguousarray(value).tobytes() if value.size else None)

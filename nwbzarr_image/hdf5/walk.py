@@ -7,7 +7,7 @@ Nothing here touches zarr: the walk runs to the end before any zarr call, in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -17,6 +17,13 @@ INLINE_BYTES = 16 * 1024  # numeric datasets up to this size are read during the
 SUPPORTED_FILTERS = {1, 2, 3, 32001, 32015}  # deflate, shuffle, fletcher32, blosc, zstd (numcodecs decodes them)
 FILTER_NAMES = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
                 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32015: "zstd", 32026: "blosc2"}
+
+
+class Compound(TypedDict):
+    """How a compound dataset became a fixed-width struct: its field names, and those that held references."""
+
+    compound: list[str]
+    references: list[str]
 
 
 @dataclass
@@ -55,7 +62,7 @@ class H5Dataset:
     offset: int | None = None
     nbytes: int = 0
     fill: Any = 0
-    dtype_name: str = ""
+    dtype_name: str | Compound = ""
 
 
 @dataclass
@@ -193,7 +200,7 @@ class _Walker:
         raw = ds[()]
         if what == "text":
             value: Any = _texts(raw)
-            dtype_name = "text"
+            dtype_name: str | Compound = "text"
         elif what == "object_reference":
             value = np.asarray([self.deref(r) or "" for r in np.asarray(raw, dtype=object).reshape(-1)],
                                dtype=object).reshape(shape)
@@ -203,12 +210,14 @@ class _Walker:
         return H5Dataset(path, shape, np.dtype(object) if what != "compound" else value.dtype, "inline", attrs,
                          value=value, dtype_name=dtype_name)
 
-    def compound(self, raw: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, Any]:
+    def compound(self, raw: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, Compound]:
         """A compound dataset: references become path strings; strings become fixed-width text."""
         h5py = self.h5py
-        fields, columns, refs = [], {}, []
-        for name in dtype.names:
-            sub = dtype.fields[name][0]
+        fields: list[tuple[str, Any]] = []
+        columns: dict[str, np.ndarray] = {}
+        refs: list[str] = []
+        for name in dtype.names or ():
+            sub = dtype[name]
             column = raw[name]
             if h5py.check_ref_dtype(sub) is not None:
                 texts = [self.deref(r) or "" for r in column.reshape(-1)]
@@ -224,7 +233,7 @@ class _Walker:
                 fields.append((name, sub.newbyteorder("<") if sub.byteorder == ">" else sub))
                 columns[name] = column
         out = np.zeros(raw.shape, dtype=fields)
-        for name in dtype.names:
+        for name in dtype.names or ():
             out[name] = columns[name]
         return out, {"compound": [name for name, _ in fields], "references": refs}
 

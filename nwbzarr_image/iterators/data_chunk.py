@@ -45,7 +45,8 @@ class DataChunk:
     @property
     def dtype(self) -> np.dtype:
         """The dtype of the values."""
-        return np.asarray(self.data).dtype if not hasattr(self.data, "dtype") else self.data.dtype  # type: ignore
+        dtype = getattr(self.data, "dtype", None)
+        return np.asarray(self.data).dtype if dtype is None else dtype
 
     def astype(self, dtype: Any) -> DataChunk:
         """A DataChunk of the same selection with the values converted to ``dtype``."""
@@ -64,7 +65,7 @@ class DataChunk:
                                 f"{type(sel).__name__} {sel!r:.60}.")
 
     def __repr__(self) -> str:
-        return f"DataChunk(shape={self.data.shape}, selection={self.selection})"
+        return f"DataChunk(shape={getattr(self.data, 'shape', None)}, selection={self.selection})"
 
 
 class AbstractDataChunkIterator(ABC):
@@ -189,6 +190,7 @@ class DataChunkIterator(AbstractDataChunkIterator):
         return DataChunk(block, selection)
 
     def _elements(self) -> Iterator[np.ndarray]:
+        element: np.ndarray | None
         while True:
             if self._first is not None:
                 element, self._first = self._first, None

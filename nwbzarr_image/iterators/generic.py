@@ -92,9 +92,10 @@ class GenericDataChunkIterator(AbstractDataChunkIterator):
     def _make_progress(self, progress_bar_class: Any) -> Any:
         if progress_bar_class is None:
             try:
-                from tqdm import tqdm as progress_bar_class
+                import tqdm
             except ImportError as err:  # pragma: no cover - tqdm is a dependency
                 raise MissingDependencyError("display_progress needs tqdm; install with pip install tqdm") from err
+            progress_bar_class = tqdm.tqdm
         options = {"total": self.num_buffers, "desc": type(self).__name__, "unit": "buffer",
                    **self.progress_bar_options}
         return progress_bar_class(**options)

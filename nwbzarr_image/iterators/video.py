@@ -114,7 +114,7 @@ def _scan_packets(path: str) -> _PacketScan:
 
 
 def _is_gray(pix_fmt: str | None) -> bool:
-    return bool(pix_fmt) and pix_fmt.startswith("gray")
+    return pix_fmt is not None and pix_fmt.startswith("gray")
 
 
 def _output_format(pix_fmt: str | None, color: bool) -> tuple[str, np.dtype]:
@@ -293,8 +293,9 @@ class VideoDataChunkIterator(GenericDataChunkIterator):
         self._container.seek(keyframe, backward=True, any_frame=False, stream=stream)
         self._frames = self._decode(stream)
         first = next(self._frames, None)
-        index = bisect.bisect_left(self._scan.pts, first.pts) if first is not None and first.pts is not None else -1
-        if index < 0 or index > start or self._scan.pts[index] != first.pts:
+        first_pts = None if first is None else first.pts
+        index = bisect.bisect_left(self._scan.pts, first_pts) if first_pts is not None else -1
+        if index < 0 or index > start or self._scan.pts[index] != first_pts:
             self.close()  # the seek landed somewhere we cannot place: decode from the start
             self._container, stream = _open_stream(self.file_path)
             self._frames = self._decode(stream)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 from zarr.codecs import BloscCodec
@@ -12,10 +12,18 @@ from nwbzarr_image.chunking import TARGET_CHUNK_BYTES, frame_chunks, series_chun
 __all__ = ["CHUNK_KEY_ENCODING", "TARGET_CHUNK_BYTES", "frame_chunks", "frame_compressor", "series_chunks",
            "single_chunk"]
 
+
+class ChunkKeyEncoding(TypedDict):
+    """A chunk key encoding as ``create_array`` takes it (the shape of zarr's ``ChunkKeyEncodingParams``)."""
+
+    name: Literal["v2", "default"]
+    separator: NotRequired[Literal[".", "/"]]
+
+
 # Zarr v3's "default" encoding with "." (``data/c.0.0.0``) instead of zarr-python's "/" (``data/c/0/0/0``): a key
 # is one file in its array's directory, so a 4-D series in a processing module stays within DANDI's limit of 7
 # directories (``dandi_zarr.tree_depth_exceeded``). zarr-python, hdmf-zarr and TensorStore read both.
-CHUNK_KEY_ENCODING: dict[str, str] = {"name": "default", "separator": "."}
+CHUNK_KEY_ENCODING: ChunkKeyEncoding = {"name": "default", "separator": "."}
 
 
 def frame_compressor(dtype: Any) -> BloscCodec:

@@ -81,12 +81,14 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
     """``array[start:start + len(block)] = block``: whole chunks are encoded here in parallel and stored
     directly; a block that does not start on a chunk boundary goes through zarr."""
     encode = chunk_encoder(array)
+    meta = array.metadata
     step = int(array.chunks[0])
-    if encode is None or start % step or block.shape[1:] != tuple(array.shape[1:]):
+    if encode is None or meta.zarr_format != 3 or start % step or block.shape[1:] != tuple(array.shape[1:]):
         array[start:start + len(block)] = block
         return
     chunks = tuple(int(c) for c in array.chunks)
-    fill = array.metadata.fill_value
+    fill = meta.fill_value
+    key_encoding = meta.chunk_key_encoding
     grid = [range(math.ceil(len(block) / step))] + [range(math.ceil(n / c)) for n, c in
                                                      zip(block.shape[1:], chunks[1:], strict=True)]
 
@@ -100,7 +102,7 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
             padded = np.full(chunks, fill, dtype=array.dtype)
             padded[tuple(slice(0, n) for n in piece.shape)] = piece
             piece = padded
-        key = array.metadata.chunk_key_encoding.encode_chunk_key((index[0] + start // step, *index[1:]))
+        key = key_encoding.encode_chunk_key((index[0] + start // step, *index[1:]))
         full_key = f"{array.path}/{key}" if array.path else key
         # stored by the thread that encoded it: writes overlap with the other chunks' encoding
         if local_root is not None:

@@ -96,7 +96,7 @@ def _async_fs(fs: Any) -> Any:
     return type(fs)(*fs.storage_args, **{**fs.storage_options, "asynchronous": True})
 
 
-class _CachedAsync(AsyncFileSystemWrapper):  # type: ignore[misc]
+class _CachedAsync(AsyncFileSystemWrapper):
     """Reads through the cache: fsspec's caching file systems cache ``cat``/``open``, not ``cat_file``.
     Defined at module level so that lazily read arrays pickle for dask.distributed workers."""
 

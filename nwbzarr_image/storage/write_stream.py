@@ -53,7 +53,11 @@ def stream(store: Store, jobs: list[StreamJob]) -> None:
     for job in jobs:
         array = zarr.open_array(store, path=job.path, mode="r+").with_config({"write_empty_chunks": True})
         rest = tuple(array.shape[1:])
-        job.written = FrameStream(array, job, lambda end, p=job.path, r=rest: _commit(store, {p: (end, *r)})).run()
+
+        def commit(end: int, path: str = job.path, rest: tuple[int, ...] = rest) -> None:
+            _commit(store, {path: (end, *rest)})
+
+        job.written = FrameStream(array, job, commit).run()
         if array.shape[0] != job.written:
             array.resize((job.written, *rest))
         if job.known_length is not None and job.written != job.known_length:

@@ -199,7 +199,8 @@ class ViewerServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        address, port = self.server_address[:2]
+        host = address.decode() if isinstance(address, bytes | bytearray) else address
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
     def start(self) -> threading.Thread:
