@@ -29,6 +29,7 @@ from nwbzarr_image.storage.append import Appender
 from nwbzarr_image.storage.consolidate import consolidate_file
 from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
+from nwbzarr_image.storage.store_guard import guarded
 from nwbzarr_image.storage.transaction import WriteMode, recover, write_file
 from nwbzarr_image.storage.write_stream import add_new_nodes, write_store
 
@@ -115,10 +116,13 @@ def read(url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | 
 
 def _read(location: stores.Location | None, *, strict: bool, read_only: bool, store: Store | None = None
           ) -> NWBFile:
+    given = store
     if store is None:
         assert location is not None
         store = open_if_hdf5(location, read_only) or stores.open_store(location, read_only=read_only)
-    name = location.url if location is not None else repr(store)
+    else:
+        store = guarded(store)
+    name = location.url if location is not None else repr(given)
     try:
         tree, consolidated, version = _read_tree(store, name, strict)
     except StoreNotFoundError:
@@ -133,7 +137,7 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
             f"read {name}: the file has no consolidated metadata, so opening it lists the store and reads the "
             "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."))
     nwbfile.__dict__["_binding"] = (location, store)
-    attach_resolvers(nwbfile, location, store)
+    attach_resolvers(nwbfile, location, given if given is not None else store)
     nwbfile.__dict__["zarr_format"] = version
     if version == 3 and consolidated:
         for attr, base in COLLECTIONS.items():

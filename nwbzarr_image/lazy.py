@@ -37,6 +37,17 @@ _cache: OrderedDict[bytes, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
+@contextmanager
+def named(where: str) -> Iterator[None]:
+    """Our CorruptDataError raised by a codec (which knows no node) names the node ``where``."""
+    try:
+        yield
+    except CorruptDataError as err:
+        if str(err).startswith(where):
+            raise
+        raise CorruptDataError(f"{where}: {err}") from err
+
+
 class ZarrSource:
     """A zarr array as dask tasks see it: reads and writes pass through; pickles once, reopens once per process.
 
@@ -76,7 +87,8 @@ class ZarrSource:
         from zarr.errors import ChunkNotFoundError
 
         try:
-            return self.array.with_config({"read_missing_chunks": False})[key]
+            with named(where):
+                return self.array.with_config({"read_missing_chunks": False})[key]
         except ChunkNotFoundError as err:
             missing = str(err).split("Missing chunks:")[-1].split()
             names = ", ".join(m.strip("'") for m in missing if m.startswith("'"))
@@ -87,7 +99,8 @@ class ZarrSource:
                 f"{where}: chunk(s) {names} are not stored, so their values read as the fill value "
                 f"({self.array.fill_value}); zarr leaves out chunks equal to the fill value, but a lost chunk reads "
                 "the same. Check with: nwbzarr-image validate URL."))
-            return self.array[key]
+            with named(where):
+                return self.array[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.check_reachable()
@@ -151,6 +164,7 @@ def is_process_local(store: Any) -> bool:
     """Whether a zarr store lives in this process's memory, where other processes cannot reach it."""
     from zarr.storage import FsspecStore, MemoryStore
 
+    store = getattr(store, "_store", store)  # a wrapper (our guarded store) around the real one
     if isinstance(store, MemoryStore):
         return True
     if isinstance(store, FsspecStore):
@@ -181,6 +195,28 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
         return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)
     # a source that reads parts of its blocks lets dask pass selections through (x[5] reads one frame's chunks)
     return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=getattr(source, "fancy", False),
+                         inline_array=True)
+
+
+class _Refused:
+    """Stands for an array whose values are refused (a codec or a size beyond the limits): reading raises."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, error: NWBZarrImageError) -> None:
+        self.shape, self.dtype, self.ndim, self.error = shape, np.dtype(dtype), len(shape), error
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self.error
+
+
+def refused(shape: tuple[int, ...], dtype: Any, error: NWBZarrImageError) -> da.Array:
+    """A lazy array of ``shape`` whose computation raises ``error`` (so the rest of the file still reads);
+    ``error`` itself when the shape is beyond what an array can describe."""
+    import math
+
+    if len(shape) > 32 or math.prod(shape) >= 2**62:
+        raise error
+    name = "nwbzarr-refused-" + tokenize(str(error), shape)
+    return da.from_array(_Refused(tuple(shape), dtype, error), chunks=tuple(shape) or (), name=name, asarray=True,
                          inline_array=True)
 
 

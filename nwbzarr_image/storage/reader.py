@@ -7,8 +7,10 @@ from typing import Any, Literal
 import numpy as np
 import zarr
 
+from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
-from nwbzarr_image.lazy import as_dask, read_errors
+from nwbzarr_image.lazy import as_dask, named, read_errors, refused
+from nwbzarr_image.storage.guard import guard
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -20,21 +22,32 @@ class ZarrStoredArray:
     """A zarr array seen by the decoder: shape and dtype now, values on demand (see ``StoredArray``)."""
 
     def __init__(self, array: Any, identity: str, squeeze: bool = False, strict: bool = False) -> None:
-        self.array = array
         self.strict = strict
         self.identity = identity
         self.squeeze = squeeze
         self.shape = () if squeeze else tuple(array.shape)
         self.dtype = array.dtype
         self.path = "/" + array.path
+        self.problem: LayoutError | None = None
+        try:
+            self.array = guard(array, self.path)
+        except LayoutError as err:  # raised when the values are used: the rest of the file reads
+            self.array, self.problem = array, err
+
+    def _checked(self) -> Any:
+        if self.problem is not None:
+            raise self.problem
+        return self.array
 
     def load(self) -> Any:
-        if self.array.ndim == 0:
-            known = metadata_value(self.array)
+        array = self._checked()
+        if array.ndim == 0:
+            known = metadata_value(array)
             if known is not None:
                 return known
-        with read_errors(self.identity, self.path):
-            value = self.array[...]
+        check_load(self.path, self.shape, array.dtype)
+        with read_errors(self.identity, self.path), named(self.path):
+            value = array[...]
         if self.squeeze:
             value = value.reshape(-1)[0]
         elif isinstance(value, np.ndarray) and value.ndim == 0:
@@ -42,10 +55,27 @@ class ZarrStoredArray:
         return value
 
     def lazy(self) -> Any:
+        if self.problem is not None:
+            return refused(self.shape, self.dtype, self.problem)
         return as_dask(self.array, self.identity, self.strict)
 
     def __repr__(self) -> str:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
+
+
+def check_load(where: str, shape: tuple[int, ...], dtype: Any) -> None:
+    """Our LayoutError if reading an array whole would decode more than max_load_bytes."""
+    import math
+
+    from nwbzarr_image.limits import get_limits
+
+    kind = getattr(np.dtype(dtype) if isinstance(dtype, (str, np.dtype)) else dtype, "kind", "O")
+    size = math.prod(shape) * (8 if kind in "OTSU" else max(1, getattr(dtype, "itemsize", 8)))
+    limit = get_limits().max_load_bytes
+    if size > limit:
+        raise LayoutError(f"{where}: reading it whole takes {size} bytes; expected at most max_load_bytes={limit}. "
+                          "The file is damaged or hostile; if it is real, raise the limit "
+                          "(nwbzarr_image.limits.set_limits or NWBZARR_IMAGE_MAX_LOAD_BYTES).")
 
 
 def metadata_value(array: Any) -> Any:

@@ -18,13 +18,23 @@ import numcodecs
 import numpy as np
 import zarr
 
-from nwbzarr_image.errors import LayoutError
+from nwbzarr_image.errors import CorruptDataError, LayoutError
 from nwbzarr_image.layout.nodes import GroupNode
-from nwbzarr_image.lazy import as_dask, read_errors
-from nwbzarr_image.storage.reader import array_node, group_node, safe_name
+from nwbzarr_image.lazy import as_dask, named, read_errors, refused
+from nwbzarr_image.limits import get_limits
+from nwbzarr_image.storage.bounded import (
+    ARRAY_FILTERS,
+    COMPRESSORS,
+    NO_GROWTH,
+    BoundedNumcodec,
+    check_codec_id,
+)
+from nwbzarr_image.storage.guard import check_declared
+from nwbzarr_image.storage.reader import array_node, check_load, group_node, safe_name
+from nwbzarr_image.storage.store_guard import json_depth
 from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, v2_array
 
-SAFE_OBJECT_FILTERS = {"vlen-utf8", "vlen-bytes", "json2", "pickle"}
+SAFE_OBJECT_FILTERS = {"vlen-utf8", "vlen-bytes", "json2", "pickle"}  # pickle: our restricted decoder only
 
 
 def _get_json(store: Any, key: str) -> Any:
@@ -62,14 +72,41 @@ class V2StoredArray:
         else:
             self.unsupported = ""
 
-    def _zarr(self) -> zarr.Array:
-        return v2_array(self.store, self.key, dict(self.meta, attributes=self.attrs))
-
-    def _values(self) -> np.ndarray:
+    def _check(self) -> None:
+        """Our LayoutError naming the node for a codec we do not decode or a size beyond the limits."""
         if self.unsupported:
             raise LayoutError(f"{self.path}: cannot decode a v2 {self.unsupported}; expected numeric, text, "
                               "vlen-bytes, json2 or pickled references.")
-        with read_errors(f"{self.identity}{self.path}", self.path):
+        compressor = self.meta.get("compressor")
+        if compressor is not None:
+            check_codec_id(compressor.get("id") if isinstance(compressor, dict) else compressor, self.path,
+                           COMPRESSORS)
+        allowed = SAFE_OBJECT_FILTERS if self.is_object else ARRAY_FILTERS | NO_GROWTH
+        for spec in self.meta.get("filters") or []:
+            codec_id = spec.get("id") if isinstance(spec, dict) else spec
+            if not (self.is_object and codec_id == "pickle"):  # decoded by our restricted decoder, never unpickled
+                check_codec_id(codec_id, self.path, allowed)
+        shape, chunks = tuple(self.meta["shape"]), tuple(self.meta.get("chunks") or ())
+        check_declared(self.path, shape, chunks, 8 if self.is_object else self.dtype.itemsize)
+
+    def _bound(self) -> int:
+        """The most bytes the compressor may decode one chunk into."""
+        if self.is_object or self.meta.get("filters"):
+            return get_limits().max_chunk_bytes
+        return math.prod(self.meta["chunks"]) * self.dtype.itemsize
+
+    def _compressor(self) -> Any:
+        config = self.meta.get("compressor")
+        return BoundedNumcodec(numcodecs.get_codec(dict(config)), self._bound(), "") if config else None
+
+    def _zarr(self) -> zarr.Array:
+        self._check()
+        return v2_array(self.store, self.key, dict(self.meta, attributes=self.attrs, compressor=self._compressor()))
+
+    def _values(self) -> np.ndarray:
+        self._check()
+        check_load(self.path, self.shape, self.dtype)
+        with read_errors(f"{self.identity}{self.path}", self.path), named(self.path):
             if not self.is_object:
                 return np.asarray(self._zarr()[...])
             return self._decode_objects()
@@ -78,7 +115,7 @@ class V2StoredArray:
         shape, chunks = tuple(self.meta["shape"]), tuple(self.meta["chunks"])
         out = np.empty(shape, dtype=object)
         separator = self.meta.get("dimension_separator") or "."
-        compressor = numcodecs.get_codec(self.meta["compressor"]) if self.meta.get("compressor") else None
+        compressor = self._compressor()
         grid = [range(math.ceil(n / c)) if n else range(0) for n, c in zip(shape, chunks, strict=True)]
         for index in itertools.product(*grid):
             key = f"{self.key}/{separator.join(map(str, index))}" if index else f"{self.key}/0"
@@ -87,7 +124,7 @@ class V2StoredArray:
                 continue
             data: Any = compressor.decode(raw) if compressor is not None else raw
             for spec in reversed(self.meta.get("filters") or []):
-                data = self._filter(spec, data)
+                data = self._filter(spec, data, math.prod(chunks))
             block = np.asarray(data, dtype=object).reshape(-1)[: math.prod(chunks)]
             region = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True))
             size = math.prod(r.stop - r.start for r in region)
@@ -95,22 +132,44 @@ class V2StoredArray:
             out[region] = block[tuple(slice(0, r.stop - r.start) for r in region)] if size else block
         return out
 
-    def _filter(self, spec: dict[str, Any], data: Any) -> Any:
+    def _filter(self, spec: dict[str, Any], data: Any, items: int) -> Any:
         kind = spec.get("id")
         if kind == "pickle":
             from nwbzarr_image.storage.safe_pickle import UnsafePickleError, decode_pickled_references
 
             try:
-                return decode_pickled_references(bytes(data))
+                return decode_pickled_references(bytes(data), max_items=items)
             except UnsafePickleError as err:
                 raise UnsafePickleError(f"{self.path}: {err}") from err
-        if kind == "vlen-bytes":
-            return numcodecs.VLenBytes().decode(data)
-        if kind == "vlen-utf8":
-            return numcodecs.VLenUTF8().decode(data)
+        raw = bytes(data)
+        if kind in ("vlen-bytes", "vlen-utf8"):
+            claimed = int.from_bytes(raw[:4], "little") if len(raw) >= 4 else -1
+            if claimed != items or 4 + 4 * claimed > len(raw):
+                raise CorruptDataError(f"{self.path}: a chunk of {kind} items claims {claimed} items in {len(raw)} "
+                                       f"bytes; expected {items} (the chunk's shape). The chunk is damaged or hostile.")
+            return (numcodecs.VLenBytes() if kind == "vlen-bytes" else numcodecs.VLenUTF8()).decode(raw)
         if kind == "json2":
-            return numcodecs.JSON().decode(data)
+            return self._json_items(raw, items)
         raise LayoutError(f"{self.path}: unsupported v2 filter {kind!r}.")
+
+    def _json_items(self, raw: bytes, items: int) -> np.ndarray:
+        """numcodecs' JSON filter, with the nesting and the declared shape checked before anything is built."""
+        depth, limit = json_depth(raw), get_limits().max_json_depth
+        if depth > limit:
+            raise CorruptDataError(f"{self.path}: a json2 chunk nests {depth} levels deep; expected at most "
+                                   f"max_json_depth={limit}. The chunk is damaged or hostile.")
+        try:
+            decoded = json.loads(raw)
+            values, shape = decoded[:-2], tuple(int(n) for n in decoded[-1])
+        except (ValueError, TypeError, IndexError) as err:
+            raise CorruptDataError(f"{self.path}: a json2 chunk is not numcodecs' JSON list ({err}).") from err
+        if math.prod(shape) != len(values) or len(values) > items:
+            raise CorruptDataError(f"{self.path}: a json2 chunk declares shape {shape} for {len(values)} values; "
+                                   f"expected at most {items} (the chunk's shape). The chunk is damaged or hostile.")
+        out = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            out[i] = value
+        return out.reshape(shape)
 
     def load(self) -> Any:
         values = self._values()
@@ -119,6 +178,10 @@ class V2StoredArray:
         return values[()] if values.ndim == 0 else values
 
     def lazy(self) -> Any:
+        try:
+            self._check()
+        except LayoutError as err:
+            return refused(self.shape, self.dtype, err)
         if self.is_object or self.unsupported:
             values = self._values()
             return da.from_array(values, chunks=values.shape or ())

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image.errors import LayoutError
+from nwbzarr_image.limits import get_limits
 
 __all__ = ["MAX_PICKLE_BYTES", "UnsafePickleError", "decode_pickled_references", "is_pickle_filter"]
 
@@ -68,7 +69,9 @@ def is_pickle_filter(filters: list[dict] | None) -> bool:
 class _Machine:
     """Stack machine for the whitelisted opcodes; it never imports or calls anything named in the stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_items: int | None) -> None:
+        self.max_items = max_items
+        self.max_entries = get_limits().max_reference_entries
         self.stack: list[Any] = []
         self.marks: list[int] = []
         self.memo: dict[int, Any] = {}
@@ -135,6 +138,8 @@ class _Machine:
                 if not isinstance(key, str) or not (value is None or isinstance(value, str)):
                     raise _refuse(f"reference entry {type(key).__name__}: {type(value).__name__} (only str: str/None)")
                 target[key] = value
+            if len(target) > self.max_entries:
+                raise _refuse(f"a reference with more than max_reference_entries={self.max_entries} entries")
         elif name in ("REDUCE", "NEWOBJ"):
             args, func = self.pop(), self.pop()
             if name == "NEWOBJ" and (func != _Global(_REFERENCE) or args != ()):
@@ -142,7 +147,7 @@ class _Machine:
             self.push({} if name == "NEWOBJ" else _reduce(func, args))
         elif name == "BUILD":
             state = self.pop()
-            _build(self.pop(keep=True), state)
+            _build(self.pop(keep=True), state, self.max_items)
         else:
             raise _refuse(f"opcode {name} is not allowed")
 
@@ -167,7 +172,7 @@ def _reduce(func: Any, args: Any) -> Any:
     raise _refuse(f"REDUCE on {func.name if isinstance(func, _Global) else type(func).__name__} is not allowed")
 
 
-def _build(target: Any, state: Any) -> None:
+def _build(target: Any, state: Any, max_items: int | None = None) -> None:
     if not isinstance(target, _Pending) or target.built:
         raise _refuse(f"BUILD on a {type(target).__name__} is not allowed")
     target.built = True
@@ -185,19 +190,27 @@ def _build(target: Any, state: Any) -> None:
         raise _refuse("array shape is not a tuple of non-negative ints")
     if len(items) != math.prod(shape):
         raise _refuse(f"array of shape {shape} holds {len(items)} elements")
+    if max_items is not None and len(items) > max_items:
+        raise _refuse(f"array of {len(items)} elements in a chunk of {max_items}")
     out = np.empty(len(items), dtype=object)
+    copies: dict[int, dict] = {}  # one fresh dict per distinct one: memo aliases share it, never multiply it
     for i, item in enumerate(items):  # fresh plain dicts: later memo mutations cannot reach the result
-        out[i] = dict(item) if isinstance(item, dict) else item
+        if isinstance(item, dict):
+            item = copies[id(item)] if id(item) in copies else copies.setdefault(id(item), dict(item))
+        out[i] = item
     target.value = out.reshape(shape, order="C")
 
 
-def decode_pickled_references(data: bytes) -> np.ndarray:
+def decode_pickled_references(data: bytes, max_items: int | None = None) -> np.ndarray:
     """Decode a numcodecs ``pickle`` chunk of object references without unpickling it.
 
     Parameters
     ----------
     data : bytes
         The pickle stream (the chunk after decompression, before the pickle filter).
+    max_items : int, optional
+        The most elements the array may hold (the chunk's size); each reference holds at most
+        ``max_reference_entries`` entries (:mod:`nwbzarr_image.limits`), so the decoded size is bounded.
 
     Returns
     -------
@@ -216,7 +229,7 @@ def decode_pickled_references(data: bytes) -> np.ndarray:
         raise _refuse(f"expected bytes, got {type(data).__name__}") from None
     if len(raw) > MAX_PICKLE_BYTES:
         raise _refuse(f"stream of {len(raw)} bytes exceeds {MAX_PICKLE_BYTES}")
-    machine, ops, stop = _Machine(), pickletools.genops(raw), None
+    machine, ops, stop = _Machine(max_items), pickletools.genops(raw), None
     while stop is None:
         try:
             opcode, arg, pos = next(ops)

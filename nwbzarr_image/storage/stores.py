@@ -15,9 +15,9 @@ from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 from fsspec.implementations.cached import CachingFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from zarr.abc.store import Store
-from zarr.storage import FsspecStore, LocalStore
 
 from nwbzarr_image.errors import ReadOnlyError, StoreNotFoundError, storage_error
+from nwbzarr_image.storage.store_guard import GuardedFsspecStore, GuardedLocalStore
 
 READ_ONLY_PROTOCOLS = {"http", "https"}
 
@@ -80,8 +80,8 @@ def open_store(location: Location, *, read_only: bool, path: str | None = None) 
         raise ReadOnlyError(f"{location.url}: {sorted(location.protocols)[0]} URLs are read-only; got a write. "
                             "Write to a local path or an s3:// URL, then publish the file.")
     if location.is_local:
-        return LocalStore(root, read_only=read_only)
-    return FsspecStore(fs=_async_fs(location.fs), path=root, read_only=read_only)
+        return GuardedLocalStore(root, read_only=read_only)
+    return GuardedFsspecStore(fs=_async_fs(location.fs), path=root, read_only=read_only)
 
 
 def _async_fs(fs: Any) -> Any:

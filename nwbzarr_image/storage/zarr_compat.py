@@ -10,6 +10,7 @@ checking this module, then widening :data:`SUPPORTED`.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import AsyncIterator, Coroutine
@@ -91,3 +92,11 @@ def set_consolidated_shapes(store: Store, shapes: dict[str, tuple[int, ...]]) ->
         if path in entries:
             entries[path]["shape"] = list(shape)
     set_bytes(store, "zarr.json", json.dumps(meta, indent=2).encode())
+
+
+def array_with_codecs(array: zarr.Array, codecs: tuple[Any, ...]) -> zarr.Array:
+    """The same array (store, path, config) whose metadata lists ``codecs`` instead of its own."""
+    meta = copy.copy(array.metadata)
+    object.__setattr__(meta, "codecs", codecs)
+    inner = array._async_array
+    return zarr.Array(AsyncArray(metadata=meta, store_path=inner.store_path, config=inner.config))
