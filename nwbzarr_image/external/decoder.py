@@ -30,8 +30,15 @@ from nwbzarr_image.iterators.video import (
     _rate,
     scan_demuxed,
 )
+from nwbzarr_image.limits import get_limits
 
 MAX_IDLE = 2  # decoders kept open per file, for reads that continue where another stopped
+# Demuxers of plain media files. Playlists and lists that make FFmpeg open other files or URLs (hls, concat,
+# image2 sequences, tee, ...) are left out, and FFmpeg may open nothing but local files: an external file can
+# only ever read itself.
+FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpeg,mpegts,mpegvideo,m4v,flv,ogg,h264,hevc,mjpeg,gif,asf,"
+           "nut,ivf,yuv4mpegpipe,dv,rawvideo")
+OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMATS}
 CACHE_BYTES = 256 * 2**20  # decoded frames kept per file when a read decodes past them on its way (see read)
 
 
@@ -104,6 +111,13 @@ class VideoFile:
         self.color = (not _is_gray(pix_fmt)) if color is None else bool(color)
         self.format, self.dtype = _output_format(pix_fmt, self.color)
         self.frame_shape: tuple[int, ...] = (height, width, 3) if self.color else (height, width)
+        limit = get_limits().max_video_frame_pixels
+        if height * width > limit:
+            raise ExternalVideoError(f"{where}: external file {target.text!r} ({target.url}) has frames of {width} x "
+                                     f"{height} pixels; expected at most max_video_frame_pixels={limit}. The file "
+                                     "is damaged or hostile; if it is real, raise the limit (nwbzarr_image.limits."
+                                     "set_limits or NWBZARR_IMAGE_MAX_VIDEO_FRAME_PIXELS).")
+        self.frame_bytes = int(np.prod(self.frame_shape)) * np.dtype(self.dtype).itemsize
         self.num_frames = num_frames or self._packets().num_frames
 
     def __getstate__(self) -> dict[str, Any]:
@@ -121,10 +135,10 @@ class VideoFile:
         target, handle = self.target, None
         try:
             if target.is_local:
-                container = av.open(target.path, mode="r")
+                container = av.open(target.path, mode="r", options=OPEN_OPTIONS)
             else:
                 handle = target.fs.open(target.path, "rb")
-                container = av.open(handle, mode="r")
+                container = av.open(handle, mode="r", options=OPEN_OPTIONS)
         except FileNotFoundError as err:
             raise ExternalFileNotFoundError(f"{self.where}: external file {target.text!r} not found at "
                                             f"{target.url}; expected a video file there. Check the path (relative "
@@ -133,8 +147,9 @@ class VideoFile:
             if handle is not None:
                 handle.close()
             raise ExternalVideoError(f"{self.where}: cannot open external file {target.text!r} ({target.url}); "
-                                     f"expected a video PyAV can read, got {type(err).__name__}: {err}. Check "
-                                     "that the file is a complete video.") from err
+                                     f"expected a plain video file, got {type(err).__name__}: {err}. Only video "
+                                     "files are opened: playlists (HLS .m3u8), concat lists and image sequences "
+                                     "are refused. Check that the file is a complete video.") from err
         if not container.streams.video:
             container.close()
             if handle is not None:
@@ -143,6 +158,8 @@ class VideoFile:
                                      "one. Point external_file at the video.")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        # frames bigger than the limit are refused by FFmpeg too, whatever size the container declared
+        stream.codec_context.options = {"max_pixels": str(get_limits().max_video_frame_pixels)}
         return container, handle, stream
 
     def _count_decoded(self) -> None:
@@ -177,6 +194,7 @@ class VideoFile:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start:stop`` (0 <= start <= stop <= num_frames) as one numpy array."""
+        self.check_read(stop - start)
         out = np.empty((max(stop - start, 0), *self.frame_shape), dtype=self.dtype)
         first, end = start, stop
         # one read decodes a file at a time (PyAV's frame threads use the cores): a read waiting here then finds
@@ -192,6 +210,20 @@ class VideoFile:
             if first < end:
                 self._decode_into(out[first - start:end - start], first, end)
         return out
+
+    def frames_that_fit(self) -> int:
+        """The most frames one read may decode (max_video_read_bytes), at least one."""
+        return max(1, get_limits().max_video_read_bytes // max(1, self.frame_bytes))
+
+    def check_read(self, count: int) -> None:
+        """Our ExternalVideoError naming the file and the limit if ``count`` frames are beyond the read limit."""
+        limit = get_limits().max_video_read_bytes
+        if count > 1 and count * self.frame_bytes > limit:
+            raise ExternalVideoError(f"{self.where}: reading {count} frames of external file {self.target.text!r} "
+                                     f"({self.frame_shape} {np.dtype(self.dtype)}) takes {count * self.frame_bytes} "
+                                     f"bytes; expected at most max_video_read_bytes={limit}. Read at most "
+                                     f"{self.frames_that_fit()} frames at a time, or raise the limit "
+                                     "(NWBZARR_IMAGE_MAX_VIDEO_READ_BYTES).")
 
     def _cached(self, index: int) -> np.ndarray:
         frame, size = self._cache.pop(index)

@@ -102,6 +102,7 @@ class ExternalVideo:
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start:stop`` of the whole series as a numpy array (decoded now)."""
         start, stop = slice(start, stop).indices(self.num_frames)[:2]
+        self.files[0].check_read(stop - start)
         parts = [np.empty((0, *self.shape[1:]), self.dtype)]
         for video, first in zip(self.files, self.starts, strict=False):
             lo, hi = max(start, first) - first, min(stop, first + video.num_frames) - first
@@ -115,7 +116,7 @@ class ExternalVideo:
                 or frames_per_chunk < 1:
             raise ArgumentTypeError(f"{self.where}: frames_per_chunk must be a positive int; got "
                                     f"{frames_per_chunk!r}. Pass e.g. frames_per_chunk=32.")
-        step = int(frames_per_chunk)
+        step = min(int(frames_per_chunk), *(video.frames_that_fit() for video in self.files))
         return [(i, lo, min(lo + step, n)) for i, n in enumerate(self.frame_counts) for lo in range(0, n, step)]
 
     def to_dask(self, frames_per_chunk: int = DEFAULT_FRAMES_PER_CHUNK) -> da.Array:
@@ -125,7 +126,7 @@ class ExternalVideo:
         ----------
         frames_per_chunk : int
             Frames per dask chunk; chunks end at file boundaries, so the last chunk of each file may be
-            shorter.
+            shorter. Fewer when that many frames exceed ``max_video_read_bytes`` (:mod:`nwbzarr_image.limits`).
         """
         ranges = self.chunk_ranges(frames_per_chunk)
         if not ranges:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
 from typing import Any
+from urllib.parse import unquote
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -103,8 +104,19 @@ class ExternalTarget:
         return self.path if self.is_local else self.fs.unstrip_protocol(self.path)
 
 
+def _decoded(text: str) -> str:
+    """``text`` percent-decoded until nothing changes (a server decodes ``%2e%2e`` as ``..``, ``%252e`` twice)."""
+    for _ in range(8):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def _is_absolute(text: str) -> bool:
-    return "://" in text or "::" in text or text.startswith("/") or PureWindowsPath(text).is_absolute()
+    return any("://" in form or "::" in form or form.startswith("/") or PureWindowsPath(form).is_absolute()
+               for form in (text, _decoded(text)))
 
 
 def _root_key(root: str | os.PathLike[str], options: dict[str, Any]) -> tuple[frozenset[str], str]:
@@ -131,6 +143,14 @@ def _absolute_target(text: str, base: ExternalBase) -> ExternalTarget:
     same = protocol in _protocols(base.fs) or (protocol == "http" and "https" in _protocols(base.fs))
     fs, path = fsspec.core.url_to_fs(text, **(base.storage_options if same else {}))
     return ExternalTarget(text, fs, path)
+
+
+def _join(base: ExternalBase, relative: str) -> str:
+    if isinstance(base.fs, LocalFileSystem):
+        return os.path.normpath(os.path.join(base.directory, relative))
+    prefix, body = _split_url(base.directory)
+    return prefix + posixpath.normpath(posixpath.join(body or "/", relative) if prefix
+                                       else posixpath.join(body, relative))
 
 
 def resolve_external(base: ExternalBase | None, path: str, *, allow_outside: bool = False,
@@ -184,15 +204,11 @@ def resolve_external(base: ExternalBase | None, path: str, *, allow_outside: boo
         raise ExternalFileError(f"{where}: external file {text!r} is relative, but the NWB file was read from a "
                                 "zarr store object, which has no location to resolve it against; expected a file "
                                 "read by URL. Read it with nzi.read(url), or pass an absolute path.")
-    relative = text.replace("\\", "/")
-    if isinstance(base.fs, LocalFileSystem):
-        joined = os.path.normpath(os.path.join(base.directory, relative))
-    else:
-        prefix, body = _split_url(base.directory)
-        joined = prefix + posixpath.normpath(posixpath.join(body or "/", relative) if prefix
-                                             else posixpath.join(body, relative))
+    joined = _join(base, text.replace("\\", "/"))
     target = ExternalTarget(text, base.fs, joined)
-    inside = _is_under(_normalize(base.fs, joined), _normalize(base.fs, base.directory))
+    # inside both as written and percent-decoded: a server decodes %2e%2e/ into ../ after we looked
+    inside = all(_is_under(_normalize(base.fs, path), _normalize(base.fs, base.directory))
+                 for path in (joined, _join(base, _decoded(text).replace("\\", "/"))))
     if inside or allow_outside or _within_roots(target, roots, base):
         return target
     raise ExternalPathError(f"{where}: external file {text!r} resolves to {target.url}, outside the NWB file's "
