@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image import io
-from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning
+from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, storage_error
 from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
@@ -155,6 +155,8 @@ def _array_chunks(array: Any, key: str, deep: bool) -> list[Problem]:
             try:
                 array[region]
             except Exception as err:
+                if (unreachable := storage_error(err, str(array.store_path), "validate")) is not None:
+                    raise unreachable from err  # the store failed: nothing is known about the chunk
                 found.append(Problem("/" + key, f"chunk {encode(index)} cannot be decoded ({type(err).__name__})"))
     return found
 

@@ -125,3 +125,14 @@ def test_a_damaged_gzip_chunk_is_corrupt_data_although_gzip_raises_an_os_error(t
                                                    r"\(BadGzipFile") as info:
         data.compute()
     assert isinstance(info.value.__cause__, OSError)
+
+
+def test_validate_deep_reports_a_failing_store_as_unreachable_not_as_a_damaged_chunk(good: Path) -> None:
+    from nwbzarr_image.validate import validate
+
+    store = FailingStore(LocalStore(str(good), read_only=True), ConnectionError("connection reset by peer"),
+                         selects=lambda key: key.startswith("acquisition/vid/data/c"))
+    assert validate(store) == []  # no chunk is read without deep
+    with pytest.raises(nzi.StoreUnreachableError, match=r"validate .*acquisition/vid/data: cannot reach the server"):
+        validate(store, deep=True)
+    assert store.failed
