@@ -22,9 +22,11 @@ COMPRESSORS = ("default", "blosc-zstd[:LEVEL]", "blosc-lz4[:LEVEL]", "zstd[:LEVE
 
 
 def add_convert_parser(commands: Any) -> None:
-    p = commands.add_parser("convert", help="convert a video, TIFF stack or .npy movie into an NWB Zarr file",
-                            description="Convert a movie into an NWB Zarr file, streaming it with bounded memory.")
-    p.add_argument("input", help="video (mp4, avi, mkv, ...), multi-page TIFF, or .npy file")
+    p = commands.add_parser("convert", help="convert a video, TIFF stack, .npy movie or NWB HDF5 file into an NWB "
+                                            "Zarr file",
+                            description="Convert a movie or an NWB HDF5 file into an NWB Zarr file, streaming it "
+                                        "with bounded memory.")
+    p.add_argument("input", help="video (mp4, avi, mkv, ...), multi-page TIFF, .npy file, or NWB HDF5 file (.nwb)")
     p.add_argument("output", help="output path or fsspec URL of the .nwb.zarr file (must not exist)")
     p.add_argument("--name", help="name of the series (default: the input file's stem)")
     p.add_argument("--rate", type=float, help="frames per second (default: from the video container)")
@@ -117,6 +119,10 @@ def _session_start(args: argparse.Namespace) -> datetime:
 
 def run_convert(args: argparse.Namespace) -> int:
     parse_compressor(args.compressor)  # bad options fail before the input is opened
+    from nwbzarr_image.cli.convert_nwb import is_nwb_hdf5, run_convert_nwb
+
+    if is_nwb_hdf5(args.input):
+        return run_convert_nwb(args)
     if args.external:
         return run_external(args)
     source, container_rate = open_source(args.input, progress=not args.no_progress)

@@ -71,7 +71,10 @@ def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
         return _create_streamed(group, node, value, io)
     is_text = node.dtype in TEXT_DTYPES
     if not isinstance(value, (np.ndarray, da.Array)) or is_text:
-        value = np.asarray(value, dtype=str if is_text else None)
+        if is_text:  # via object: numpy's StringDType (zarr's "string" arrays) does not cast to str directly
+            value = np.asarray(np.asarray(value, dtype=object), dtype=str)
+        else:
+            value = np.asarray(value)
     shape = tuple(int(n) for n in value.shape)
     dtype = str if is_text else value.dtype
     attrs = {"_DTYPE": node.dtype or np.dtype(value.dtype).name, **node.attrs}

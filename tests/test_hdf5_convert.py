@@ -1,0 +1,93 @@
+"""Converting NWB HDF5 files into NWB Zarr: everything carried over, read back by pynwb's NWBZarrIO equal to
+NWBHDF5IO reading the source; frame-aligned chunks; a progress bar; nothing left behind on failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+from hdf5_helpers import MOVIE, PYNWB, layouts_file, pynwb_h5, write_h5
+from hdmf_zarr.nwb import NWBZarrIO
+from interop_helpers import build_rich, compare_files
+
+import nwbzarr_image as nzi
+from nwbzarr_image.cli import main
+
+
+def _ecephys_file(path: Path) -> Path:
+    from pynwb.behavior import Position, SpatialSeries
+    from pynwb.ecephys import ElectricalSeries
+
+    f = build_rich(PYNWB)
+    probe = f.create_device(name="probe", description="silicon probe")
+    shank = f.create_electrode_group(name="shank0", description="shank", location="CA1", device=probe)
+    for i in range(4):
+        f.add_electrode(group=shank, location="CA1", x=float(i), y=0.5, z=-1.0)
+    region = f.create_electrode_table_region(region=[0, 1, 2, 3], description="all electrodes")
+    f.add_acquisition(ElectricalSeries(name="ephys", data=np.arange(400, dtype=np.int16).reshape(100, 4),
+                                       electrodes=region, rate=1000.0))
+    f.add_trial_column(name="stim", description="stimulus id")
+    f.add_trial(start_time=0.0, stop_time=1.0, stim=3, timeseries=[f.acquisition["vid"]])
+    f.add_trial(start_time=2.0, stop_time=3.0, stim=5, timeseries=[f.acquisition["vid"]])
+    position = Position(name="position")
+    position.add_spatial_series(SpatialSeries(name="xy", data=np.linspace(0, 1, 40).reshape(20, 2),
+                                              reference_frame="origin", rate=10.0))
+    f.processing["behavior"].add(position)
+    return write_h5(f, path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "idx_start") and hasattr(value, "timeseries"):  # a TimeSeriesReference
+        return (value.idx_start, value.count, getattr(value.timeseries, "name", None))
+    return getattr(value, "name", value)
+
+
+def _frame(table: Any) -> Any:
+    """A table's dataframe with objects (electrode groups, time series references) replaced by their names."""
+    frame = table.to_dataframe()
+    for column in frame.columns:
+        frame[column] = [_plain(v) for v in frame[column]]
+    return frame
+
+
+def test_cli_convert_carries_everything_and_nwbzarrio_reads_it_equal(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    source = _ecephys_file(tmp_path / "session.nwb")
+    out = tmp_path / "session.nwb.zarr"
+    assert main(["convert", str(source), str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "converted" in captured.out and "task" in captured.err  # the tqdm bar
+    with pynwb_h5(source) as expected, NWBZarrIO(str(out), mode="r") as io:
+        got = io.read()
+        errors = compare_files(expected, got)
+        assert not errors, "\n".join(errors)
+        assert _frame(got.electrodes).equals(_frame(expected.electrodes))
+        assert _frame(got.trials).equals(_frame(expected.trials))
+        assert got.acquisition["ephys"].electrodes.table is got.electrodes
+        np.testing.assert_array_equal(got.acquisition["ephys"].data[:], expected.acquisition["ephys"].data[:])
+        xy = got.processing["behavior"]["position"]["xy"]
+        np.testing.assert_array_equal(xy.data[:], expected.processing["behavior"]["position"]["xy"].data[:])
+        assert xy.reference_frame == "origin"
+        assert got.electrodes["group"][0].location == "CA1"
+
+
+def test_converted_tiny_chunk_movie_has_frame_aligned_chunks(tmp_path: Path) -> None:
+    source = layouts_file(tmp_path / "layouts.nwb")
+    out = tmp_path / "layouts.nwb.zarr"
+    nzi.write(nzi.read(str(source)), str(out))
+    for name in ("tiny", "gzip_shuffle", "fletcher32", "contiguous", "lzf"):
+        array = zarr.open_array(str(out), path=f"acquisition/{name}/data", mode="r")
+        assert tuple(array.chunks[1:]) == MOVIE.shape[1:]  # whole frames, whatever the HDF5 chunks were
+        np.testing.assert_array_equal(array[...], MOVIE)
+
+
+def test_convert_refuses_movie_options_for_an_nwb_file(tmp_path: Path) -> None:
+    source = write_h5(build_rich(PYNWB), tmp_path / "rich.nwb")
+    out = tmp_path / "rich.nwb.zarr"
+    assert main(["convert", str(source), str(out), "--rate", "30"]) == 2
+    assert not out.exists()
