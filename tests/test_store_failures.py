@@ -4,6 +4,7 @@ StoreUnreachableError naming the URL; only values that do not decode are Corrupt
 from __future__ import annotations
 
 import errno
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from zarr.codecs import GzipCodec
 from zarr.storage import LocalStore, WrapperStore
 
 import nwbzarr_image as nzi
+from nwbzarr_image.errors import storage_error
 
 
 class FailingStore(WrapperStore[Any]):
@@ -112,19 +114,27 @@ def test_a_server_gone_between_read_and_compute_is_unreachable_naming_the_url(tm
     assert str(info.value).startswith(f"read {url}/acquisition/m/data: cannot reach the server")
 
 
-def test_a_damaged_gzip_chunk_is_corrupt_data_although_gzip_raises_an_os_error(tmp_path: Path, start_time) -> None:
+def test_a_damaged_gzip_chunk_is_corrupt_data(tmp_path: Path, start_time) -> None:
     path = tmp_path / "f.nwb.zarr"
     nwb = nzi.NWBFile("s", "id", start_time)
     nwb.add_acquisition(nzi.ImageSeries("m", nzi.ZarrDataIO(movie((6, 4, 4), np.uint8), chunks=(3, 4, 4),
                                                             compressors=[GzipCodec()]), "n.a.", rate=1.0))
     nzi.write(nwb, str(path))
     chunk = path / "acquisition/m/data/c.0.0.0"
-    chunk.write_bytes(b"\x1f\x8b" + b"\x00" * 30)  # a gzip header, then garbage: gzip.BadGzipFile (an OSError)
+    chunk.write_bytes(b"\x1f\x8b" + b"\x00" * 30)  # a gzip header, then garbage
     data = nzi.read(str(path)).acquisition["m"].data
-    with pytest.raises(nzi.CorruptDataError, match=r"/acquisition/m/data: the stored values .* cannot be decoded "
-                                                   r"\(BadGzipFile") as info:
+    with pytest.raises(nzi.CorruptDataError, match=r"/acquisition/m/data: the stored values .*cannot be decoded"):
         data.compute()
-    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_an_os_error_raised_outside_a_store_is_not_the_storage_s() -> None:
+    with pytest.raises(OSError) as info:
+        gzip.decompress(b"\x1f\x8b" + b"\x00" * 30)  # a codec's OSError (gzip.BadGzipFile)
+    assert storage_error(info.value, "file:///f.nwb.zarr", "read") is None
+    unreachable = storage_error(ConnectionError("reset"), "s3://b/f.nwb.zarr", "read")
+    assert isinstance(unreachable, nzi.StoreUnreachableError)
+    assert str(unreachable) == ("read s3://b/f.nwb.zarr: cannot reach the server (ConnectionError: reset). Check the "
+                                "URL and endpoint_url in storage_options.")
 
 
 def test_validate_deep_reports_a_failing_store_as_unreachable_not_as_a_damaged_chunk(good: Path) -> None:
