@@ -28,7 +28,7 @@ def is_nwb_hdf5(path: str) -> bool:
         return has_signature(fh.read(4096))
 
 
-class TaskBar(Callback):  # type: ignore[misc]
+class TaskBar(Callback):
     """A tqdm bar over the dask tasks that copy the frames (one update per finished task)."""
 
     def __init__(self, description: str) -> None:

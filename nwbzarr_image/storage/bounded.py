@@ -137,7 +137,7 @@ def bounded_decode(codec: Codec, data: Any, bound: int, where: str) -> Any:
                                "nwbzarr-image validate --deep URL.") from err
 
 
-class BoundedNumcodec(Codec):  # type: ignore[misc]
+class BoundedNumcodec(Codec):
     """A numcodecs compressor whose decode is :func:`bounded_decode` (encode is the compressor's own)."""
 
     codec_id = "bounded"  # zarr checks for a str on the class; each instance carries its compressor's id

@@ -161,7 +161,7 @@ def _bounded(codec: Any, where: str) -> Any:
                              index_location=codec.index_location)
     bounded = _BOUNDED.get(type(codec))
     if bounded is not None:
-        clone = object.__new__(bounded)
+        clone: object = object.__new__(bounded)
         clone.__dict__.update(codec.__dict__)
         return clone
     if type(codec) in _SAFE or (not isinstance(codec, (BytesBytesCodec, ArrayBytesCodec))

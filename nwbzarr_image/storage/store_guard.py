@@ -134,7 +134,7 @@ class GuardedFsspecStore(_Guard, FsspecStore):
     """An FsspecStore that refuses keys leaving it (after percent-decoding, as servers do)."""
 
 
-class GuardedStore(_Guard, WrapperStore):  # type: ignore[misc]
+class GuardedStore(_Guard, WrapperStore):
     """Any zarr store, wrapped with the key and document checks."""
 
     def get_ranges(self, key: str, byte_ranges: Any, **kwargs: Any) -> Any:
