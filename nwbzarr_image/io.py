@@ -27,6 +27,7 @@ from nwbzarr_image.model import NWBFile, TimeSeries
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.append import Appender
 from nwbzarr_image.storage.consolidate import consolidate_file
+from nwbzarr_image.storage.defaults import SHARD_ABOVE_BYTES, sharding
 from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
 from nwbzarr_image.storage.store_guard import guarded
@@ -37,7 +38,7 @@ OpenMode = Literal["r", "r+", "a"]
 
 
 def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | None = None,
-          mode: WriteMode = "w-") -> None:
+          mode: WriteMode = "w-", *, shard_above: int | None = SHARD_ABOVE_BYTES) -> None:
     """Write ``nwbfile`` as an NWB Zarr (format 3) file at ``url``.
 
     Parameters
@@ -52,6 +53,10 @@ def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options
         Options for the fsspec file system (credentials, endpoint, ...).
     mode : {'w-', 'w'}
         ``'w-'`` (default) refuses an existing target; ``'w'`` replaces it.
+    shard_above : int or None
+        Frames of a series holding more than this many bytes (default 1 GiB), stored without explicit
+        ``ZarrDataIO(chunks=..., shards=...)``, are sharded: shards of whole frames of about 64 MB, each one
+        stored object (see ``nwbzarr_image.chunking.frame_shards``). ``None`` never shards by default.
 
     Notes
     -----
@@ -77,9 +82,10 @@ def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options
     tree = encode_file(nwbfile)  # layout errors surface before anything is written
     if isinstance(url, Store):
         add_num_samples(tree, nwbfile, base_of(None, url))
-        write_store(url, tree)
+        with sharding(shard_above):
+            write_store(url, tree)
         return
-    with stores.storage_errors(url, "write"):
+    with stores.storage_errors(url, "write"), sharding(shard_above):
         location = stores.locate(url, storage_options)
         add_num_samples(tree, nwbfile, base_of(location))
         write_file(location, tree, mode)
@@ -210,9 +216,11 @@ def consolidate(url: str | os.PathLike[str], storage_options: dict[str, Any] | N
 class BoundFile:
     """An NWBFile bound to its store; use as a context manager (see :func:`open`)."""
 
-    def __init__(self, location: stores.Location, mode: OpenMode, strict: bool) -> None:
+    def __init__(self, location: stores.Location, mode: OpenMode, strict: bool,
+                 shard_above: int | None = SHARD_ABOVE_BYTES) -> None:
         self.location = location
         self.mode = mode
+        self.shard_above = shard_above
         self.nwbfile = _read(location, strict=strict, read_only=mode == "r")
         if mode != "r" and self.nwbfile.__dict__.get("zarr_format") != 3:
             raise ReadOnlyError(f"open {location.url}: legacy Zarr format 2 files (hdmf-zarr <= 0.13) are read-only; "
@@ -237,7 +245,8 @@ class BoundFile:
             raise ReadOnlyError(f"{self.location.url} is open read-only; open it with mode='a' to change it.")
         tree = encode_file(self.nwbfile)
         add_num_samples(tree, self.nwbfile, base_of(self.location))
-        add_new_nodes(stores.open_store(self.location, read_only=False), tree)
+        with sharding(self.shard_above):
+            add_new_nodes(stores.open_store(self.location, read_only=False), tree)
 
 
 def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
@@ -245,7 +254,8 @@ def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
 
 
 def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001
-         storage_options: dict[str, Any] | None = None, *, strict: bool = False) -> BoundFile:
+         storage_options: dict[str, Any] | None = None, *, strict: bool = False,
+         shard_above: int | None = SHARD_ABOVE_BYTES) -> BoundFile:
     """Open an NWB file bound to its store, as a context manager.
 
     Parameters
@@ -258,6 +268,8 @@ def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001
         Options for the fsspec file system.
     strict : bool
         Raise on values that break NWB rules instead of warning.
+    shard_above : int or None
+        The sharding threshold of the series added (as in :func:`write`).
 
     Examples
     --------
@@ -274,7 +286,7 @@ def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001
         if mode != "r" and location.read_only_protocol:
             raise ReadOnlyError(f"open: {url} is read-only ({sorted(location.protocols)[0]}); got mode {mode!r}. "
                                 "Open it with mode='r'.")
-        return BoundFile(location, mode, strict)
+        return BoundFile(location, mode, strict, shard_above)
 
 
 __all__ = ["BoundFile", "consolidate", "open", "read", "write"]

@@ -38,6 +38,14 @@ def recommended_chunks(value: da.Array) -> tuple[int, ...] | None:
     return (_largest_divisor(step, fit), *value.shape[1:])
 
 
+def task_frames(value: da.Array) -> int | None:
+    """Frames per task of a dask array cut along frames only (the step its interior chunks share), or None when
+    it is one task along frames or cut along other axes too."""
+    if value.ndim < 2 or any(len(axis) != 1 for axis in value.chunks[1:]) or len(value.chunks[0]) < 2:
+        return None
+    return math.gcd(*value.chunks[0][:-1])
+
+
 def _largest_divisor(n: int, limit: int) -> int:
     """The largest divisor of ``n`` that is at most ``limit`` (at least 1)."""
     best = 1

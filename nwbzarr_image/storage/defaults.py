@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 from zarr.codecs import BloscCodec
 
-from nwbzarr_image.chunking import TARGET_CHUNK_BYTES, frame_chunks, series_chunks, single_chunk
+from nwbzarr_image.chunking import (
+    SHARD_ABOVE_BYTES,
+    TARGET_CHUNK_BYTES,
+    frame_chunks,
+    frame_shards,
+    series_chunks,
+    single_chunk,
+)
 
-__all__ = ["CHUNK_KEY_ENCODING", "TARGET_CHUNK_BYTES", "frame_chunks", "frame_compressor", "series_chunks",
-           "single_chunk"]
+__all__ = ["CHUNK_KEY_ENCODING", "SHARD_ABOVE_BYTES", "TARGET_CHUNK_BYTES", "frame_chunks", "frame_compressor",
+           "frame_shards", "series_chunks", "shard_above", "sharding", "single_chunk"]
+
+# the threshold of the write in progress (write(..., shard_above=)), read where each array's layout is chosen
+_SHARD_ABOVE: ContextVar[int | None] = ContextVar("nwbzarr_image_shard_above", default=SHARD_ABOVE_BYTES)
+
+
+def shard_above() -> int | None:
+    """Frames holding more bytes than this are sharded by default (None: never)."""
+    return _SHARD_ABOVE.get()
+
+
+@contextmanager
+def sharding(above: int | None) -> Iterator[None]:
+    """Use ``above`` as the sharding threshold of the arrays created in this block (this thread/context)."""
+    token = _SHARD_ABOVE.set(above)
+    try:
+        yield
+    finally:
+        _SHARD_ABOVE.reset(token)
 
 
 class ChunkKeyEncoding(TypedDict):

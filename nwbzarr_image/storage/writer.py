@@ -12,7 +12,7 @@ from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.model.dataio import ZarrDataIO
 from nwbzarr_image.storage import defaults
-from nwbzarr_image.storage.dask_store import recommended_chunks, store_dask
+from nwbzarr_image.storage.dask_store import recommended_chunks, store_dask, task_frames
 from nwbzarr_image.storage.defaults import frame_chunks
 from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.storage.stream import StreamJob, initial_shape, is_iterator
@@ -91,15 +91,19 @@ def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
     # dask frames and series without explicit chunks are stored in chunks their tasks cover whole (no rechunk)
     recommended = (recommended_chunks(value) if isinstance(value, da.Array) and node.role in ("frames", "series")
                    else None)
-    arr = _create(group, node, shape, dtype, None if is_text else value.dtype, io, recommended)
+    arr = _create(group, node, shape, dtype, None if is_text else value.dtype, io, recommended,
+                  dask_step=task_frames(value) if isinstance(value, da.Array) else None)
     if all(shape):
         _fill(arr, value)
     return None
 
 
 def _create(group: zarr.Group, node: ArrayNode, shape: tuple[int, ...], dtype: Any, numeric: Any,
-            io: ZarrDataIO | None, recommended: tuple[int, ...] | None, grows: bool = False) -> zarr.Array:
+            io: ZarrDataIO | None, recommended: tuple[int, ...] | None, grows: bool = False,
+            dask_step: int | None = None, length_known: bool = True) -> zarr.Array:
     chunks, shards = _layout(node, shape, numeric, io, recommended, grows)
+    if shards is None and length_known and (io is None or io.chunks is None):
+        shards = _default_shards(node, shape, numeric, chunks, dask_step)
     return group.create_array(
         node.name, shape=shape, dtype=dtype, chunks=chunks, shards=shards,
         compressors=_compressors(node, numeric, io),
@@ -119,7 +123,8 @@ def _create_streamed(group: zarr.Group, node: ArrayNode, iterator: Any, io: Zarr
     recommended = iterator.recommended_chunk_shape() if hasattr(iterator, "recommended_chunk_shape") else None
     if node.role == "frames" and recommended is None:
         recommended = frame_chunks((known or 2**31, *shape[1:]), dtype)
-    arr = _create(group, node, shape, dtype, dtype, io, recommended, grows=True)
+    # an iterator of unknown length is not sharded by default: its size is not known when the array is made
+    arr = _create(group, node, shape, dtype, dtype, io, recommended, grows=True, length_known=known is not None)
     return StreamJob(arr.path, iterator, known)
 
 
@@ -144,6 +149,18 @@ def _layout(node: ArrayNode, shape: tuple[int, ...], dtype: Any, io: ZarrDataIO 
         raise LayoutError(f"{node.name}: shards need an explicit chunk shape; got shards={shards} and no chunks. "
                           "Pass ZarrDataIO(..., chunks=..., shards=...).")
     return chunks, shards
+
+
+def _default_shards(node: ArrayNode, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...],
+                    dask_step: int | None) -> tuple[int, ...] | None:
+    """Shards for frames above the threshold (chunking.frame_shards). A dask array of several tasks gets one
+    shard per task instead, so that each task writes one object and holds no more than its own block."""
+    if node.role != "frames" or dtype is None:
+        return None
+    shards = defaults.frame_shards(shape, dtype, chunks, above=defaults.shard_above())
+    if shards is None or dask_step is None:
+        return shards
+    return (dask_step, *shape[1:]) if dask_step % chunks[0] == 0 and dask_step >= 2 * chunks[0] else None
 
 
 def _compressors(node: ArrayNode, dtype: Any, io: ZarrDataIO | None) -> Any:
