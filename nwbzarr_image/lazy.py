@@ -190,6 +190,7 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     plan = getattr(array.store, "dask_plan", None)  # HDF5 views: merged chunks, a source that prefetches
     if plan is not None and array.ndim:
         chunks, source = plan(array, strict)
+        source.url = identity
     name = "nwbzarr-" + tokenize(identity, array.shape, str(array.dtype), chunks, strict)
     if array.ndim == 0:
         return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)

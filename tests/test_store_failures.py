@@ -146,3 +146,23 @@ def test_validate_deep_reports_a_failing_store_as_unreachable_not_as_a_damaged_c
     with pytest.raises(nzi.StoreUnreachableError, match=r"validate .*acquisition/vid/data: cannot reach the server"):
         validate(store, deep=True)
     assert store.failed
+
+
+def test_an_hdf5_server_gone_between_read_and_compute_is_unreachable_naming_the_url(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    from hdf5_helpers import PYNWB, write_h5
+    from hdmf.backends.hdf5 import H5DataIO
+
+    monkeypatch.setenv("NWBZARR_IMAGE_CACHE", str(tmp_path / "cache"))
+    frames = np.random.default_rng(0).integers(0, 60000, (100, 64, 64), dtype=np.uint16)  # beyond the block cache
+    f = PYNWB.new_file()
+    f.add_acquisition(PYNWB.new("ImageSeries", name="m", unit="n.a.", rate=30.0, description="frames",
+                                data=H5DataIO(frames, chunks=(10, 64, 64), compression="gzip")))
+    write_h5(f, tmp_path / "s.nwb")
+    with http_server(tmp_path, ranges=True) as server:
+        url = f"{server.url}/s.nwb"
+        data = nzi.read(url).acquisition["m"].data
+        np.testing.assert_array_equal(data[:10].compute(), frames[:10])
+    with pytest.raises(nzi.StoreUnreachableError) as info:
+        data.compute()
+    assert str(info.value).startswith(f"read {url}/acquisition/m/data: cannot reach the server")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image.hdf5.view import ArraySource
-from nwbzarr_image.lazy import ZarrSource
+from nwbzarr_image.lazy import ZarrSource, read_errors
 
 BLOCK_BYTES = 64 * 1024 * 1024
 MAX_ROW_BYTES = 256 * 1024 * 1024  # a row of chunks over whole frames is split (at chunk edges) only above this
@@ -57,7 +57,8 @@ class Hdf5Source(ZarrSource):
         if source is None or source.kind == "fallback":
             return super().__getitem__(key)
         coords = chunk_coords(key, source)
-        store.prefetch(path, coords)
+        with read_errors(self.url, f"/{path}", key):  # the range requests: a server gone is unreachable
+            store.prefetch(path, coords)
         try:
             return super().__getitem__(key)
         finally:
