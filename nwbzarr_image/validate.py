@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image import io
-from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, storage_error
+from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, PerformanceWarning, storage_error
 from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
@@ -65,7 +65,9 @@ def validate(url: str, storage_options: dict[str, Any] | None = None, *, deep: b
 def _from_warning(message: Warning) -> Problem:
     text = str(message)
     path = text.rsplit("(at ", 1)[1].rstrip(")") if text.endswith(")") and "(at /" in text else "/"
-    return Problem(path, text.split(" (at /")[0])
+    # a file without consolidated metadata is valid, only slow to open
+    severity = "warning" if isinstance(message, PerformanceWarning) else "error"
+    return Problem(path, text.split(" (at /")[0], severity)
 
 
 def _path(obj: Any) -> str:

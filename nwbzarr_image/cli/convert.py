@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import uuid
 from datetime import UTC, datetime
@@ -12,13 +13,16 @@ from typing import Any
 from zarr.codecs import BloscCodec, ZstdCodec
 
 from nwbzarr_image import io
-from nwbzarr_image.errors import ArgumentTypeError, SchemaError, StoreNotFoundError
+from nwbzarr_image.cli.arguments import positive_int, positive_rate
+from nwbzarr_image.errors import ArgumentTypeError, SchemaError, StoreExistsError, StoreNotFoundError
 from nwbzarr_image.iterators.generic import GenericDataChunkIterator
 from nwbzarr_image.model import ImageSeries, NWBFile, OpticalSeries, ZarrDataIO
+from nwbzarr_image.storage import stores
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
 COMPRESSORS = ("default", "blosc-zstd[:LEVEL]", "blosc-lz4[:LEVEL]", "zstd[:LEVEL]", "none")
+MAX_CHUNK_BYTES = 2**31 - 1  # the most Blosc compresses in one buffer
 
 
 def add_convert_parser(commands: Any) -> None:
@@ -29,13 +33,14 @@ def add_convert_parser(commands: Any) -> None:
     p.add_argument("input", help="video (mp4, avi, mkv, ...), multi-page TIFF, .npy file, or NWB HDF5 file (.nwb)")
     p.add_argument("output", help="output path or fsspec URL of the .nwb.zarr file (must not exist)")
     p.add_argument("--name", help="name of the series (default: the input file's stem)")
-    p.add_argument("--rate", type=float, help="frames per second (default: from the video container)")
+    p.add_argument("--rate", type=positive_rate, help="frames per second (default: from the video container)")
     p.add_argument("--unit", default="n.a.", help="unit of the pixel values (default: n.a.)")
     p.add_argument("--description", help="description of the series")
     p.add_argument("--as", dest="kind", choices=("image", "optical"), default="image",
                    help="store as an ImageSeries (default) or an OpticalSeries")
-    p.add_argument("--frames-per-chunk", type=int, help="frames per chunk (default: about 4 MB of whole frames)")
-    p.add_argument("--shards", type=int, metavar="FRAMES", help="frames per shard (a multiple of the chunk)")
+    p.add_argument("--frames-per-chunk", type=positive_int,
+                   help="frames per chunk (default: about 4 MB of whole frames)")
+    p.add_argument("--shards", type=positive_int, metavar="FRAMES", help="frames per shard (a multiple of the chunk)")
     p.add_argument("--compressor", default="default", metavar="CODEC",
                    help=f"one of {', '.join(COMPRESSORS)} (default: Blosc zstd 3, the measured default)")
     p.add_argument("--session-start", help="ISO 8601 session start time (default: the input file's mtime, UTC)")
@@ -90,18 +95,58 @@ def open_source(path: str, progress: bool) -> tuple[GenericDataChunkIterator, fl
                       f"TIFF stack (.tif, .tiff) or a .npy file, got {suffix or 'no suffix'}.")
 
 
+def _local_path(url: str) -> str | None:
+    """The local file-system path of ``url``, or None for another file system."""
+    if url.startswith("file://"):
+        return url[len("file://"):]
+    return None if "://" in url or "::" in url else url
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """Before anything is opened: the input exists, OUTPUT cannot destroy it, and exists only with --overwrite."""
+    given = _local_path(args.input)
+    if given is not None and not os.path.isfile(given):
+        raise StoreNotFoundError(f"convert: input {args.input!r} does not exist or is not a file.")
+    output = _local_path(args.output)
+    if given is not None and output is not None:
+        source, target = os.path.realpath(given), os.path.realpath(output.rstrip("/") or "/")
+        relation = ("is" if target == source else "contains" if source.startswith(target.rstrip(os.sep) + os.sep)
+                    else "lies inside" if target.startswith(source + os.sep) else None)
+        if relation is not None:
+            raise StoreExistsError(f"convert: OUTPUT {args.output!r} {relation} the input {args.input!r}; expected "
+                                   "an output outside the input (writing it would destroy the input). Choose "
+                                   "another OUTPUT.")
+    if not args.overwrite:
+        with stores.storage_errors(args.output, "write"):
+            exists = stores.locate(args.output).exists()
+        if exists:
+            raise StoreExistsError(f"convert: {args.output} already exists; expected a new path. Pass --overwrite to "
+                                   "replace it, or choose another OUTPUT.")
+
+
 def _storage(source: GenericDataChunkIterator, args: argparse.Namespace) -> ZarrDataIO:
     compressors = parse_compressor(args.compressor)
+    frames = max(source.num_frames, 1)
+    frame_bytes = math.prod(source.maxshape[1:]) * source.dtype.itemsize
     chunks = None
     if args.frames_per_chunk is not None:
-        if args.frames_per_chunk < 1:
-            raise ArgumentTypeError(f"--frames-per-chunk must be a positive int; got {args.frames_per_chunk}.")
+        if args.frames_per_chunk > frames:
+            raise SchemaError(f"--frames-per-chunk: the input has {source.num_frames} frames; expected at most "
+                              f"{frames}, got {args.frames_per_chunk}. Pass a smaller number.")
+        if args.frames_per_chunk * frame_bytes > MAX_CHUNK_BYTES:
+            raise SchemaError(f"--frames-per-chunk: {args.frames_per_chunk} frames of {frame_bytes} bytes make a "
+                              f"chunk over 2 GiB; expected at most {MAX_CHUNK_BYTES // max(frame_bytes, 1)} frames. "
+                              "Pass a smaller number (a few MB a chunk is best).")
         chunks = (args.frames_per_chunk, *source.maxshape[1:])
     shards = None
     if args.shards is not None:
         chunks = chunks or tuple(source.recommended_chunk_shape())
         if args.shards < chunks[0] or args.shards % chunks[0]:
             raise SchemaError(f"--shards must be a multiple of the frames per chunk ({chunks[0]}); got {args.shards}.")
+        most = math.ceil(frames / chunks[0]) * chunks[0]
+        if args.shards > most:
+            raise SchemaError(f"--shards: the input has {source.num_frames} frames; expected at most {most} frames "
+                              f"a shard, got {args.shards}. Pass a smaller multiple of {chunks[0]}.")
         shards = (args.shards, *source.maxshape[1:])
     return ZarrDataIO(source, chunks=chunks, compressors=compressors, shards=shards)
 
@@ -117,18 +162,25 @@ def _session_start(args: argparse.Namespace) -> datetime:
     return datetime.fromtimestamp(os.path.getmtime(args.input), tz=UTC)
 
 
+def _no_rate(args: argparse.Namespace) -> SchemaError:
+    return SchemaError(f"convert: {args.input!r} has no frame rate; pass --rate <frames per second>.")
+
+
 def run_convert(args: argparse.Namespace) -> int:
     parse_compressor(args.compressor)  # bad options fail before the input is opened
+    check_paths(args)
     from nwbzarr_image.cli.convert_nwb import is_nwb_hdf5, run_convert_nwb
 
     if is_nwb_hdf5(args.input):
         return run_convert_nwb(args)
     if args.external:
         return run_external(args)
+    if args.rate is None and Path(args.input).suffix.lower() in TIFF_SUFFIXES | {".npy"}:
+        raise _no_rate(args)
     source, container_rate = open_source(args.input, progress=not args.no_progress)
     rate = args.rate if args.rate is not None else container_rate
-    if rate is None or rate <= 0:
-        raise SchemaError(f"convert: {args.input!r} has no frame rate; pass --rate <frames per second>.")
+    if rate is None or not (math.isfinite(rate) and rate > 0):
+        raise _no_rate(args)
     name = args.name or Path(args.input).stem
     description = args.description or f"converted from {Path(args.input).name}"
     data = _storage(source, args)
@@ -164,8 +216,6 @@ def run_external(args: argparse.Namespace) -> int:
     if given:
         raise ArgumentTypeError(f"convert --external: {', '.join(given)} set how frames are stored; got them with "
                                 "--external, which stores no frames. Drop them, or drop --external.")
-    if not os.path.isfile(args.input):
-        raise StoreNotFoundError(f"convert: input {args.input!r} does not exist or is not a file.")
     if Path(args.input).suffix.lower() not in VIDEO_SUFFIXES:
         raise SchemaError(f"convert --external: {args.input!r} is not a video; expected one of "
                           f"{', '.join(sorted(VIDEO_SUFFIXES))}. Convert TIFF and .npy movies without --external.")
@@ -173,8 +223,8 @@ def run_external(args: argparse.Namespace) -> int:
 
     info = probe_video(args.input)
     rate = args.rate if args.rate is not None else info.rate
-    if rate is None or not rate > 0:
-        raise SchemaError(f"convert: {args.input!r} has no frame rate; pass --rate <frames per second>.")
+    if rate is None or not (math.isfinite(rate) and rate > 0):
+        raise _no_rate(args)
     name = args.name or Path(args.input).stem
     path = stored_path(args.input, args.output)
     options: dict[str, Any] = {"unit": args.unit, "format": "external", "external_file": [path],

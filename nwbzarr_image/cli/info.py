@@ -22,7 +22,7 @@ def add_info_parser(commands: Any) -> None:
 
 
 def codec_text(array: Any) -> str:
-    codecs = [c.to_dict() if hasattr(c, "to_dict") else {"name": str(c)} for c in array.compressors]
+    codecs = [c.to_dict() if hasattr(c, "to_dict") else _numcodecs_dict(c) for c in array.compressors]
     if not codecs:
         return "none"
     parts = []
@@ -31,6 +31,14 @@ def codec_text(array: Any) -> str:
         detail = ",".join(f"{k}={v}" for k, v in conf.items() if k in ("cname", "clevel", "level", "shuffle"))
         parts.append(f"{codec['name']}({detail})" if detail else codec["name"])
     return "+".join(parts)
+
+
+def _numcodecs_dict(codec: Any) -> dict[str, Any]:
+    """A format 2 (numcodecs) codec in the shape of a format 3 one."""
+    if not hasattr(codec, "get_config"):
+        return {"name": str(codec)}
+    config = dict(codec.get_config())
+    return {"name": str(config.pop("id", type(codec).__name__)), "configuration": config}
 
 
 def storage_text(array: Any) -> str:
@@ -103,6 +111,10 @@ def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
 
 def run_info(args: argparse.Namespace) -> int:
     nwb = io.read(args.url)
-    root = open_root(nwb.__dict__["_binding"][1])  # the store read (a Zarr store, or an HDF5 file's view)
+    store = nwb.__dict__["_binding"][1]  # the store read (a Zarr store, or an HDF5 file's view)
+    if nwb.__dict__.get("zarr_format") == 2:  # legacy hdmf-zarr file: each array's own .zarray
+        root = zarr.open_group(store, mode="r", zarr_format=2, use_consolidated=False)
+    else:
+        root = open_root(store)
     print("\n".join(file_lines(nwb, root)))
     return 0

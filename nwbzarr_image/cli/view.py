@@ -6,6 +6,7 @@ import argparse
 import webbrowser
 from typing import Any
 
+from nwbzarr_image.cli.arguments import port
 from nwbzarr_image.viewer import ViewerApp, ViewerServer
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -16,7 +17,7 @@ def add_view_parser(commands: Any) -> None:
                             description="Serve a read-only web page on this machine listing the file's image series "
                                         "and images; the page fetches one frame at a time.")
     p.add_argument("url", help="path or fsspec URL of an NWB Zarr file")
-    p.add_argument("--port", type=int, default=0, help="port to serve on (default: a free port)")
+    p.add_argument("--port", type=port, default=0, help="port to serve on, 0-65535 (default 0: a free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to serve on (default 127.0.0.1: only this machine can connect)")
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")

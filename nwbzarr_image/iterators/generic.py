@@ -59,7 +59,10 @@ class GenericDataChunkIterator(AbstractDataChunkIterator):
         self._selections = itertools.product(*grid)
         self.num_buffers = math.prod(math.ceil(n / b) if n else 0 for n, b in
                                      zip(self._maxshape, self.buffer_shape, strict=True))
-        self._progress = self._make_progress(progress_bar_class) if display_progress else None
+        # the bar appears with the first buffer: nothing is printed while the caller still checks its input
+        self._progress_bar_class = progress_bar_class
+        self._progress: Any = None
+        self._progress_done = False
 
     def _pick_chunks(self, chunk_mb: float | None, chunk_shape: tuple[int, ...] | None) -> tuple[int, ...]:
         if chunk_shape is not None:
@@ -130,7 +133,10 @@ class GenericDataChunkIterator(AbstractDataChunkIterator):
         except StopIteration:
             if self._progress is not None:
                 self._progress.close()
+            self._progress_done = True
             raise
+        if self.display_progress and self._progress is None and not self._progress_done:
+            self._progress = self._make_progress(self._progress_bar_class)
         selection: Selection = tuple(slice(s, min(s + b, n)) for s, b, n in
                                      zip(start, self.buffer_shape, self._maxshape, strict=True))
         data = np.asarray(self._get_data(selection), dtype=self._dtype)

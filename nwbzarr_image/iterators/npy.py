@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -12,7 +13,8 @@ from nwbzarr_image.iterators.data_chunk import Selection
 from nwbzarr_image.iterators.generic import GenericDataChunkIterator
 
 
-def _read_header(path: str) -> tuple[tuple[int, ...], np.dtype]:
+def _read_header(path: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and the number of bytes after the header."""
     with open(path, "rb") as file:
         try:
             version = np.lib.format.read_magic(file)
@@ -23,7 +25,8 @@ def _read_header(path: str) -> tuple[tuple[int, ...], np.dtype]:
         except ValueError as err:
             raise SchemaError(f"open_npy '{path}': not a .npy file; expected a file written by numpy.save, got "
                               f"{err}. For .npz archives open each array with numpy.load.") from err
-    return tuple(shape), np.dtype(dtype)
+        data_bytes = os.fstat(file.fileno()).st_size - file.tell()
+    return tuple(int(n) for n in shape), np.dtype(dtype), data_bytes
 
 
 def open_npy(path: str | os.PathLike[str]) -> np.memmap:
@@ -41,13 +44,18 @@ def open_npy(path: str | os.PathLike[str]) -> np.memmap:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise StoreNotFoundError(f"open_npy '{path}': no such file; expected a .npy file. Check the path.")
-    shape, dtype = _read_header(path)
+    shape, dtype, data_bytes = _read_header(path)
     if dtype.hasobject:
         raise SchemaError(f"open_npy '{path}': object arrays are refused; expected a numeric dtype, got {dtype}. "
                           f"Save the values with a numeric dtype (numpy.asarray(values, dtype=float)).")
     if not shape:
         raise SchemaError(f"open_npy '{path}': a scalar has no frames; expected an array with at least one axis, "
                           f"got shape (). Save the value with numpy.save(path, numpy.atleast_1d(value)).")
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow, whatever the header says
+    if any(n < 0 for n in shape) or declared > data_bytes:
+        raise SchemaError(f"open_npy '{path}': the header declares shape {shape} of {dtype} ({declared} bytes); "
+                          f"expected at most the {data_bytes} bytes the file holds after its header. The file is "
+                          "truncated or its header is damaged; save it again with numpy.save.")
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 

@@ -1,12 +1,14 @@
 """TiffDataChunkIterator: read a multi-page TIFF with tifffile, only the pages of each buffer.
 
-Pages are frames. The first series of the file is used, so plain multi-page files, files written by
-``tifffile.imwrite`` and ImageJ stacks all work, as long as the series is ``(frames, height, width)`` or
-``(frames, height, width, samples)`` (or a single page).
+Pages are frames. A file of one series (plain multi-page files, files written by ``tifffile.imwrite``,
+ImageJ stacks) is read as that series, as long as it is ``(frames, height, width)`` or
+``(frames, height, width, samples)`` (or a single page). A file that tifffile splits into several series
+(pages written one by one) is read page by page, when every page has the shape and dtype of the first.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from typing import Any
@@ -27,6 +29,31 @@ def _import_tifffile() -> Any:
         raise MissingDependencyError(
             f'{_NAME}: reading TIFF files needs tifffile; install with pip install "nwbzarr-image[tiff]"') from err
     return tifffile
+
+
+class _TifffileLog(logging.Handler):
+    """tifffile logs what it finds wrong in a file; kept to be named in our error instead of printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> _TifffileLog:
+        log = logging.getLogger("tifffile")
+        self._propagate, log.propagate = log.propagate, False
+        log.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        log = logging.getLogger("tifffile")
+        log.removeHandler(self)
+        log.propagate = self._propagate
+
+    def detail(self) -> str:
+        return f" (tifffile: {self.messages[0].split('> ', 1)[-1]})" if self.messages else ""
 
 
 def _open_tiff(path: str) -> Any:
@@ -52,6 +79,28 @@ def _frame_shape(path: str, series: Any) -> tuple[int, tuple[int, ...]]:
         raise SchemaError(f"{_NAME} '{path}': expected one frame axis (frames, height, width[, samples]), got axes "
                           f"{axes!r} with shape {shape}. Split the hyperstack, e.g. one file per channel.")
     return (leading[0] if leading else 1), shape[-frame_axes:]
+
+
+def _pages_as_frames(path: str, tif: Any) -> tuple[int, tuple[int, ...], np.dtype]:
+    """(frames, frame shape, dtype) of a file whose pages are the frames; the first odd page is an error."""
+    try:
+        pages = list(tif.pages)
+        first = pages[0]
+        shape, dtype, axes = tuple(first.shape), np.dtype(first.dtype), first.axes
+        for index, page in enumerate(pages):
+            if tuple(page.shape) != shape or np.dtype(page.dtype) != dtype:
+                raise SchemaError(f"{_NAME} '{path}': page {index} has shape {tuple(page.shape)} and dtype "
+                                  f"{np.dtype(page.dtype)}; expected every page like page 0, shape {shape} dtype "
+                                  f"{dtype}. Save the frames as pages of one shape and dtype (one file per kind).")
+    except SchemaError:
+        raise
+    except Exception as err:  # tifffile's own errors on damaged page tables
+        raise SchemaError(f"{_NAME} '{path}': cannot read the pages; expected a complete TIFF, got "
+                          f"{type(err).__name__}: {err}. Check that the file is not truncated.") from err
+    if axes not in ("YX", "YXS"):
+        raise SchemaError(f"{_NAME} '{path}': the pages must be images; expected axes YX or YXS, got {axes!r} with "
+                          f"shape {shape}. Convert the file to one image per page.")
+    return len(pages), shape, dtype
 
 
 class TiffDataChunkIterator(GenericDataChunkIterator):
@@ -81,17 +130,39 @@ class TiffDataChunkIterator(GenericDataChunkIterator):
                  progress_bar_class: Any = None, progress_bar_options: dict[str, Any] | None = None) -> None:
         self.file_path = os.fspath(file_path)
         self._tif: Any = None
-        series = self._open().series[0]
-        try:
-            self._num_frames, self._frame = _frame_shape(self.file_path, series)
-        except SchemaError:
-            self.close()
-            raise
-        self._series_dtype = np.dtype(series.dtype)
+        with _TifffileLog() as log:
+            tif = self._open()
+            try:
+                self._read_layout(tif, log)
+            except SchemaError:
+                self.close()
+                raise
+            except Exception as err:  # tifffile's own errors on a damaged file
+                self.close()
+                raise SchemaError(f"{_NAME} '{self.file_path}': cannot read the file{log.detail()}; expected a "
+                                  f"complete TIFF, got {type(err).__name__}: {err}. The file is damaged or "
+                                  "truncated.") from err
         self.pages_read = 0
         super().__init__(buffer_gb=buffer_gb, buffer_shape=buffer_shape, chunk_mb=chunk_mb,
                          chunk_shape=chunk_shape, display_progress=display_progress,
                          progress_bar_class=progress_bar_class, progress_bar_options=progress_bar_options)
+
+    def _read_layout(self, tif: Any, log: _TifffileLog) -> None:
+        if not tif.series:
+            raise SchemaError(f"{_NAME} '{self.file_path}': no image in the file{log.detail()}; expected a TIFF "
+                              "with at least one page, got none. The file is damaged or truncated.")
+        self._by_page = len(tif.series) > 1
+        if self._by_page:
+            self._num_frames, self._frame, self._series_dtype = _pages_as_frames(self.file_path, tif)
+        else:
+            series = tif.series[0]
+            self._num_frames, self._frame = _frame_shape(self.file_path, series)
+            self._series_dtype = np.dtype(series.dtype)
+            size = os.path.getsize(self.file_path)
+            if series.dataoffset is not None and series.dataoffset + series.nbytes > size:
+                raise SchemaError(f"{_NAME} '{self.file_path}': the pages' data ends at byte "
+                                  f"{series.dataoffset + series.nbytes}; expected it within the file's {size} bytes. "
+                                  "The file is truncated.")
 
     def _get_maxshape(self) -> tuple[int, ...]:
         return (self._num_frames, *self._frame)
@@ -127,7 +198,7 @@ class TiffDataChunkIterator(GenericDataChunkIterator):
         start, stop = selection[0].indices(self._num_frames)[:2]
         space = (slice(None), *selection[1:])
         series = self._open().series[0]
-        pages = series.pages
+        pages = self._open().pages if self._by_page else series.pages
         if len(pages) == self._num_frames and all(page is not None for page in pages[start:stop]):
             out = [pages[i].asarray().reshape(self._frame) for i in range(start, stop)]
             self.pages_read += stop - start
