@@ -53,6 +53,7 @@ from nwbzarr_image.model import (
     ZarrDataIO,
 )
 from nwbzarr_image.rechunk import rechunk_series
+from nwbzarr_image.storage.direct_source import play
 
 __version__ = "0.1.0"
 
@@ -65,5 +66,5 @@ __all__ = [
     "NWBZarrImageError", "NWBZarrImageWarning", "NameRequiredError", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
     "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "consolidate", "open", "read", "rechunk_series", "resolve_external", "write", "__version__",
+    "consolidate", "open", "play", "read", "rechunk_series", "resolve_external", "write", "__version__",
 ]

@@ -8,18 +8,25 @@ S3 or HTTP exactly as the client does, without opening a new file system for eve
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import os
 import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import dask
 import dask.array as da
+import dask.local
+import dask.threaded
 import numpy as np
 from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from nwbzarr_image.chunking import frame_chunks
 from nwbzarr_image.errors import (
@@ -180,13 +187,14 @@ def storage_chunks(array: Any) -> tuple[int, ...]:
     return tuple(shards) if shards else tuple(array.chunks)
 
 
-def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
+def as_dask(array: Any, identity: str, strict: bool = False, source: ZarrSource | None = None) -> da.Array:
     """A dask array over a zarr array: one task per stored chunk/shard, nothing read until computed.
 
-    ``identity`` (store URL + node path) names the graph deterministically without hashing any data.
+    ``identity`` (store URL + node path) names the graph deterministically without hashing any data. A
+    ``source`` that reads selections itself (``selected_shape``/``read_direct``) makes a :class:`DirectArray`.
     """
     chunks = storage_chunks(array) if array.ndim else ()
-    source = ZarrSource(array, strict=strict, url=identity)
+    source = source if source is not None else ZarrSource(array, strict=strict, url=identity)
     plan = getattr(array.store, "dask_plan", None)  # HDF5 views: merged chunks, a source that prefetches
     if plan is not None and array.ndim:
         chunks, source = plan(array, strict)
@@ -195,8 +203,11 @@ def as_dask(array: Any, identity: str, strict: bool = False) -> da.Array:
     if array.ndim == 0:
         return da.from_array(source, chunks=(), name=name, asarray=True, inline_array=True)
     # a source that reads parts of its blocks lets dask pass selections through (x[5] reads one frame's chunks)
-    return da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=getattr(source, "fancy", False),
+    lazy = da.from_array(source, chunks=chunks, name=name, asarray=True, fancy=getattr(source, "fancy", False),
                          inline_array=True)
+    if hasattr(source, "read_direct"):
+        return DirectArray.wrap(lazy, source, None)
+    return lazy
 
 
 class _Refused:
@@ -219,6 +230,65 @@ def refused(shape: tuple[int, ...], dtype: Any, error: NWBZarrImageError) -> da.
     name = "nwbzarr-refused-" + tokenize(str(error), shape)
     return da.from_array(_Refused(tuple(shape), dtype, error), chunks=tuple(shape) or (), name=name, asarray=True,
                          inline_array=True)
+
+
+LOCAL_SCHEDULERS = {dask.threaded.get, dask.local.get_sync}
+LOCAL_NAMES = {"threads", "threading", "sync", "synchronous", "single-threaded"}
+SMALL_SELECTION_BYTES = 64 * 2**20  # a plain selection up to this size is one dask task
+
+
+class DirectArray(da.Array):
+    """A dask array over stored chunks whose own ``compute`` (and ``np.asarray``), and that of a plain selection
+    of it (``data[i]``, ``data[a:b, y0:y1]``), reads the chunks directly instead of building and scheduling a
+    graph; every other operation is dask's and gives ordinary dask arrays. Under a dask.distributed client
+    (or any scheduler but dask's local ones) computing goes through the graph as usual."""
+
+    @classmethod
+    def wrap(cls, array: da.Array, source: Any, key: Any) -> da.Array:
+        array.__class__ = cls
+        array._direct = (source, key)  # type: ignore[attr-defined]
+        return array
+
+    def __getitem__(self, key: Any) -> Any:
+        source, base = self.__dict__.get("_direct", (None, None))
+        shape = source.selected_shape(key) if source is not None and base is None else None
+        if shape is None:
+            return super().__getitem__(key)
+        if math.prod(shape) * self.dtype.itemsize > SMALL_SELECTION_BYTES:
+            return DirectArray.wrap(super().__getitem__(key), source, key)
+        # a small selection is one task: no slicing of the whole graph (which costs more than reading a frame)
+        name = f"{self.name}-getitem-{tokenize(key)}"
+        task = functools.partial(source.read_direct, key)
+        graph = HighLevelGraph.from_collections(name, {(name, *(0,) * len(shape)): (task,)}, dependencies=())
+        meta = np.empty((0,) * len(shape), dtype=self.dtype)
+        return DirectArray.wrap(da.Array(graph, name, tuple((n,) for n in shape), meta=meta), source, key)
+
+    def compute(self, **kwargs: Any) -> Any:
+        source, key = self.__dict__.get("_direct", (None, None))
+        if source is not None and set(kwargs) <= {"scheduler"} and local_scheduler(kwargs.get("scheduler")):
+            return source.read_direct(key)
+        return super().compute(**kwargs)
+
+
+def local_scheduler(scheduler: Any) -> bool:
+    """Whether dask would compute in this process's threads (no dask.distributed client, no other scheduler).
+
+    Like ``dask.base.get_scheduler``, without importing dask.distributed when nothing has (no client then).
+    """
+    if scheduler is None:
+        scheduler = dask.config.get("scheduler", None)
+    if scheduler is None:
+        distributed = sys.modules.get("distributed")
+        if distributed is not None:
+            try:
+                distributed.default_client()
+                return False
+            except ValueError:
+                pass
+        return True
+    if isinstance(scheduler, str):
+        return scheduler in LOCAL_NAMES
+    return scheduler in LOCAL_SCHEDULERS
 
 
 def as_lazy(data: Any, where: str) -> da.Array:

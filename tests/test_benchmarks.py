@@ -19,6 +19,9 @@ EXPECTED = {
     "bench_remote.py": ["ours nzi.read", "hdmf-zarr NWBZarrIO", "ours-v3", "hdmf-v3", "legacy-v2"],
     "bench_codecs.py": ["zstd L0 (default)", "blosc-zstd L3 shuffle", "RECOMMENDED"],
     "bench_external.py": ["external chunk 32", "internal (ours)", "pyav alone"],
+    "bench_read.py": ["ours", "zarr-python", "zarrs", "tensorstore", "ours-http", "zarr-python-http",
+                      "tensorstore-http", "-- full read to numpy", "-- HTTP playback",
+                      "every method returned byte-identical values"],
 }
 
 

@@ -17,7 +17,7 @@ PUBLIC = {
     "NWBZarrImageError", "NWBZarrImageWarning", "NameRequiredError", "NodeNotFoundError", "OpticalSeries",
     "PerformanceWarning", "ProcessingModule", "RGBAImage", "RGBImage", "ReadOnlyError", "SchemaError",
     "StoreExistsError", "StoreNotFoundError", "StoreUnreachableError", "Subject", "TimeSeries", "ZarrDataIO",
-    "__version__", "consolidate", "open", "read", "rechunk_series", "resolve_external", "write",
+    "__version__", "consolidate", "open", "play", "read", "rechunk_series", "resolve_external", "write",
 }
 
 

@@ -11,6 +11,7 @@ import zarr
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import DataChunkIterator
 from nwbzarr_image.lazy import as_dask
+from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.reader import open_root
 from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stores import storage_errors
@@ -77,7 +78,8 @@ class Appender:
             raise
         commit_shapes(self.store, new_shapes)
         step("append committed")
-        series.__dict__["_data"] = as_dask(array, f"{self.identity}/{array.path}")
+        identity = f"{self.identity}/{array.path}"
+        series.__dict__["_data"] = as_dask(array, identity, source=ChunkSource(array, url=identity))
         if stamps is not None:
             series.__dict__["_timestamps"] = as_dask(stamps, f"{self.identity}/{stamps.path}")
 

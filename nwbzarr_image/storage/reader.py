@@ -10,6 +10,7 @@ import zarr
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
 from nwbzarr_image.lazy import as_dask, named, read_errors, refused
+from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.guard import guard
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
@@ -57,7 +58,8 @@ class ZarrStoredArray:
     def lazy(self) -> Any:
         if self.problem is not None:
             return refused(self.shape, self.dtype, self.problem)
-        return as_dask(self.array, self.identity, self.strict)
+        source = ChunkSource(self.array, strict=self.strict, url=self.identity)
+        return as_dask(self.array, self.identity, self.strict, source)
 
     def __repr__(self) -> str:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
