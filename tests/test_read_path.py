@@ -190,3 +190,20 @@ def test_play_over_http_makes_one_request_per_chunk(tmp_path: Path, start_time) 
             server.reset()
             np.testing.assert_array_equal(np.stack(list(nzi.play(series))), frames)
             assert server.total() == expected, (name, server.requests)
+
+
+def test_viewer_playback_over_http_is_one_request_per_frame_after_each_shards_first(tmp_path: Path,
+                                                                                    start_time) -> None:
+    from nwbzarr_image.viewer.app import ViewerApp
+
+    frames = movie((24, 16, 16), np.uint16)
+    _write(tmp_path / "s.nwb.zarr", start_time, frames, (1, 16, 16), (8, 16, 16))
+    with http_server(tmp_path, ranges=True) as server:
+        app = ViewerApp.open(f"{server.url}/s.nwb.zarr")
+        counts = []
+        for index in range(24):
+            server.reset()
+            png, headers = app.frame("/acquisition/m", index, "none")
+            assert headers["X-Frame"] == str(index) and png.startswith(b"\x89PNG")
+            counts.append(server.total())
+    assert counts == [2, 1, 1, 1, 1, 1, 1, 1] * 3  # each shard: its index with the first frame, then one range

@@ -253,16 +253,18 @@ class ChunkReader:
                 piece.data = None if start == EMPTY else value[start:start + length]
         rest = {key: group for key, group in by_shard.items() if key not in whole}
         indexes = self._indexes_of([key for key in rest])
-        requests: list[tuple[str, tuple[int, int]]] = []
+        requests: list[tuple[str, tuple[int, int] | int | None]] = []
         runs: list[list[Piece]] = []
         for key, group in rest.items():
-            index = indexes[key]
-            if index is None:
+            found = indexes[key]
+            if found is None:
                 missing.append(key[len(self.prefix):])
                 continue
             stored = []
             for piece in group:
-                start, length = (int(v) for v in index[self.inner_position(piece.grid)])
+                start, length = (int(v) for v in found[self.inner_position(piece.grid)])
+                if start != EMPTY and length > get_limits().max_chunk_bytes:
+                    raise self._corrupt(key, ValueError(f"its index gives an inner chunk of {length} bytes"))
                 if start != EMPTY:
                     piece.byte_range = (start, start + length)
                     stored.append(piece)
