@@ -22,6 +22,8 @@ EXPECTED = {
     "bench_read.py": ["ours", "zarr-python", "zarrs", "tensorstore", "ours-http", "zarr-python-http",
                       "tensorstore-http", "-- full read to numpy", "-- HTTP playback",
                       "every method returned byte-identical values"],
+    "bench_hdf5.py": ["== convert tiny", "hdmf-zarr", "== remote tiny: first frame", "pynwb-fsspec",
+                      "pynwb-blockcache", "pynwb-remfile", "second open"],
 }
 
 

@@ -56,13 +56,9 @@ class Hdf5Source(ZarrSource):
         source = store.view.sources.get(path)
         if source is None or source.kind == "fallback":
             return super().__getitem__(key)
-        coords = chunk_coords(key, source)
         with read_errors(self.url, f"/{path}", key):  # the range requests: a server gone is unreachable
-            store.prefetch(path, coords)
-        try:
-            return super().__getitem__(key)
-        finally:
-            store.forget(path, coords)
+            store.prefetch(path, chunk_coords(key, source))
+        return super().__getitem__(key)
 
 
 def chunk_coords(key: Any, source: ArraySource) -> list[tuple[int, ...]]:

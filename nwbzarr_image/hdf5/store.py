@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from nwbzarr_image.hdf5.thread import run_h5
 from nwbzarr_image.hdf5.view import ArraySource, View
 
 CHUNK_KEY = re.compile(r"^(.*)/c((?:/\d+)*)$")
+RECENT_BYTES = 128 * 1024 * 1024  # chunk bytes kept after reading (random frame reads often share a chunk)
 
 
 class Hdf5Store(Store):
@@ -56,7 +58,8 @@ class Hdf5Store(Store):
         self._h5: Any = None
         self._blocks = blocks  # the metadata blocks the walk read: listing chunks later re-reads none of them
         self._lock = threading.RLock()
-        self._prefetched: dict[str, bytes] = {}
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
+        self._recent_bytes = 0
         self._nodes: set[str] | None = None
 
     # -- pickling (dask.distributed workers: tables travel, h5py does not) -----------------------------------
@@ -99,8 +102,7 @@ class Hdf5Store(Store):
                   ) -> Buffer | None:
         data = self.view.entries.get(key)
         if data is None:
-            with self._lock:
-                data = self._prefetched.pop(key, None)
+            data = self._recall(key)
         if data is None:
             parsed = self.parse(key)
             if parsed is None:
@@ -108,7 +110,25 @@ class Hdf5Store(Store):
             data = await asyncio.to_thread(self.chunk, *parsed)
             if data is None:
                 return None
+            self._keep(key, data)
         return prototype.buffer.from_bytes(_cut(data, byte_range))
+
+    def _recall(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._recent.get(key)
+            if data is not None:
+                self._recent.move_to_end(key)
+            return data
+
+    def _keep(self, key: str, data: bytes) -> None:
+        with self._lock:
+            if key in self._recent or len(data) > RECENT_BYTES // 4:
+                return
+            self._recent[key] = data
+            self._recent_bytes += len(data)
+            while self._recent_bytes > RECENT_BYTES:
+                _, old = self._recent.popitem(last=False)
+                self._recent_bytes -= len(old)
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
@@ -222,27 +242,25 @@ class Hdf5Store(Store):
         return full
 
     def prefetch(self, key: str, coords: list[tuple[int, ...]]) -> None:
-        """Read the chunks ``coords`` of array ``key`` with merged, concurrent range requests, for the zarr
-        reads that follow (a task of a dask array calls this before reading its block)."""
+        """Read the chunks ``coords`` of array ``key`` with merged, concurrent range requests into the recent
+        chunks, for the zarr reads that follow (a task of a dask array calls this before reading its block)."""
         source = self.view.sources.get(key)
         if source is None or source.kind == "fallback":
             return
-        wanted: list[tuple[tuple[int, ...], int, int]] = []
+        wanted: list[tuple[str, tuple[int, ...], int, int]] = []
         for c in coords:
+            key_c = f"{key}/c/" + "/".join(map(str, c))
+            if self._recall(key_c) is not None:
+                continue
             where = self.ranges(source, c)
             if where is not None and not where[2]:
                 self._check_within(source, c, where[0], where[1])
-                wanted.append((c, where[0], where[1]))
-        blobs = self.source.read_many([(offset, size) for _, offset, size in wanted])
-        ready = {f"{key}/c/" + "/".join(map(str, c)): self.chunk(source, c, blob)
-                 for (c, _, _), blob in zip(wanted, blobs, strict=True)}
-        with self._lock:
-            self._prefetched.update({k: v for k, v in ready.items() if v is not None})
-
-    def forget(self, key: str, coords: list[tuple[int, ...]]) -> None:
-        with self._lock:
-            for c in coords:
-                self._prefetched.pop(f"{key}/c/" + "/".join(map(str, c)), None)
+                wanted.append((key_c, c, where[0], where[1]))
+        blobs = self.source.read_many([(offset, size) for _, _, offset, size in wanted])
+        for (key_c, c, _, _), blob in zip(wanted, blobs, strict=True):
+            data = self.chunk(source, c, blob)
+            if data is not None:
+                self._keep(key_c, data)
 
     # -- listing ----------------------------------------------------------------------------------------------
 
