@@ -16,6 +16,7 @@ from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, Perform
 from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
+from nwbzarr_image.storage.guard import guard
 from nwbzarr_image.storage.zarr_compat import list_keys
 
 IMAGE_SHAPES = {"GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
@@ -131,8 +132,11 @@ def _chunk_problems(nwb: NWBFile, url: str, storage_options: dict[str, Any] | No
         for member in ("data", "timestamps"):
             key = f"{_path(series).strip('/')}/{member}"
             try:
-                array = zarr.open_array(store, path=key, mode="r", zarr_format=3)
+                array = guard(zarr.open_array(store, path=key, mode="r", zarr_format=3), "/" + key)
             except (FileNotFoundError, zarr.errors.ArrayNotFoundError, KeyError):
+                continue
+            except NWBZarrImageError as err:  # a declared size beyond the limits: its chunks are not listed
+                found.append(Problem("/" + key, str(err).removeprefix(f"/{key}: ")))
                 continue
             found += _array_chunks(array, key, deep)
     return found

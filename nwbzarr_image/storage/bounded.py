@@ -57,10 +57,11 @@ def _at(where: str) -> str:
     return f"{where}: " if where else ""
 
 
-def _too_big(where: str, codec: str, claimed: int, bound: int) -> CorruptDataError:
-    return CorruptDataError(f"{_at(where)}a chunk's {codec} data claims {claimed} decoded bytes; expected at most "
-                            f"{bound} (what the chunk's shape holds, within max_chunk_bytes="
-                            f"{get_limits().max_chunk_bytes}). The chunk is damaged or hostile. {_FIX}")
+def _too_big(where: str, codec: str, claimed: int | None, bound: int) -> CorruptDataError:
+    said = f"claims {claimed} decoded bytes" if claimed is not None else f"decodes to more than {bound} bytes"
+    return CorruptDataError(f"{_at(where)}a chunk's {codec} data {said}; expected at most {bound} (what the chunk's "
+                            f"shape holds, within max_chunk_bytes={get_limits().max_chunk_bytes}). The chunk is "
+                            f"damaged or hostile. {_FIX}")
 
 
 def _zstd_content_size(data: bytes) -> int | None:
@@ -84,7 +85,7 @@ def _zstd_content_size(data: bytes) -> int | None:
 def _stream(decompressor: Any, data: bytes, bound: int, where: str, codec: str) -> bytes:
     out = decompressor.decompress(data, bound + 1)
     if len(out) > bound:
-        raise _too_big(where, codec, len(out), bound)
+        raise _too_big(where, codec, None, bound)
     return out
 
 
@@ -95,7 +96,7 @@ def _inflate(data: bytes, wbits: int, bound: int, where: str, codec: str) -> byt
         inflater = zlib.decompressobj(wbits)
         parts.append(inflater.decompress(rest, bound + 1 - sum(map(len, parts))))
         if sum(map(len, parts)) > bound or inflater.unconsumed_tail:
-            raise _too_big(where, codec, sum(map(len, parts)) + len(inflater.unconsumed_tail), bound)
+            raise _too_big(where, codec, None, bound)
         rest = inflater.unused_data
         if not rest or codec != "gzip":  # gzip data may hold several members
             return b"".join(parts)

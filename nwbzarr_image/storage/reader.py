@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -10,8 +11,10 @@ import zarr
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
 from nwbzarr_image.lazy import as_dask, named, read_errors, refused
+from nwbzarr_image.limits import get_limits
 from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.guard import guard
+from nwbzarr_image.storage.store_guard import check_group_depth
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -67,12 +70,8 @@ class ZarrStoredArray:
 
 def check_load(where: str, shape: tuple[int, ...], dtype: Any) -> None:
     """Our LayoutError if reading an array whole would decode more than max_load_bytes."""
-    import math
-
-    from nwbzarr_image.limits import get_limits
-
-    kind = getattr(np.dtype(dtype) if isinstance(dtype, (str, np.dtype)) else dtype, "kind", "O")
-    size = math.prod(shape) * (8 if kind in "OTSU" else max(1, getattr(dtype, "itemsize", 8)))
+    kind, itemsize = getattr(dtype, "kind", "O"), int(getattr(dtype, "itemsize", 0) or 0)
+    size = math.prod(shape) * (8 if kind in "OT" or not itemsize else itemsize)
     limit = get_limits().max_load_bytes
     if size > limit:
         raise LayoutError(f"{where}: reading it whole takes {size} bytes; expected at most max_load_bytes={limit}. "
@@ -109,7 +108,9 @@ def read_tree(root: zarr.Group, identity: str, strict: bool = False) -> GroupNod
     tree = _group_node("", root)
     nodes: dict[str, GroupNode] = {"": tree}
     prefix = f"{root.path}/" if root.path else ""
-    for path, member in sorted(root.members(max_depth=None), key=lambda item: item[0].count("/")):
+    members = list(root.members(max_depth=get_limits().max_group_depth))  # deeper nodes are never listed
+    check_group_depth([path for path, _ in members], identity)
+    for path, member in sorted(members, key=lambda item: item[0].count("/")):
         parent_path, _, name = path.rpartition("/")
         parent = nodes.get(parent_path)
         if parent is None or not safe_name(name):

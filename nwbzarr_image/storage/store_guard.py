@@ -9,6 +9,7 @@ Metadata documents (``zarr.json``, ``.zarray``, ``.zgroup``, ``.zattrs``, ``.zme
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -68,6 +69,30 @@ def check_document(key: str, raw: bytes, where: str) -> None:
         raise LayoutError(f"{where}: the metadata document {key!r} nests {depth} levels deep; expected at most "
                           f"max_json_depth={limits.max_json_depth}. The file is damaged or hostile; if it is "
                           "real, raise the limit (NWBZARR_IMAGE_MAX_JSON_DEPTH).")
+    if key.endswith(".zmetadata") or b'"consolidated_metadata"' in raw:
+        check_group_depth(_consolidated_paths(raw), where)
+
+
+def _consolidated_paths(raw: bytes) -> list[str]:
+    """The node paths a consolidated document lists (v3 root ``zarr.json`` or v2 ``.zmetadata``)."""
+    try:
+        doc = json.loads(raw)  # safe: the nesting was checked above
+    except ValueError:
+        return []  # zarr reports the broken document
+    found = (doc.get("consolidated_metadata") or {}).get("metadata") if isinstance(doc, dict) else None
+    if found is None and isinstance(doc, dict):
+        found = doc.get("metadata")
+    return [str(k) for k in found] if isinstance(found, dict) else []
+
+
+def check_group_depth(paths: Iterable[str], where: str) -> None:
+    """Our LayoutError if a node path is nested deeper than ``max_group_depth``."""
+    limit = get_limits().max_group_depth
+    deepest = max((p.strip("/").count("/") + 1 for p in paths), default=0)
+    if deepest > limit:
+        raise LayoutError(f"{where}: the file nests groups {deepest} deep; expected at most max_group_depth={limit}. "
+                          "The file is damaged or hostile; if it is real, raise the limit "
+                          "(NWBZARR_IMAGE_MAX_GROUP_DEPTH).")
 
 
 def _is_document(key: str) -> bool:
