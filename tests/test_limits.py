@@ -233,7 +233,7 @@ ATTACKS = {
     "shape-2^63": (shape_2p63, 'nwb.acquisition["vid"].data', "vid", "max_elements"),
     "64-dimensions": (dims_64, 'nwb.acquisition["vid"].data', "vid", "max_ndim=32"),
     "zstd-4GiB": (zstd_4gib, 'nwb.acquisition["vid"].data', "vid", "zstd data claims 4294967296 decoded bytes"),
-    "blosc-2GB": (blosc_2gb, 'nwb.acquisition["vid"].data', "vid", "blosc data claims 2000000000 decoded bytes"),
+    "blosc-2GB": (blosc_2gb, 'nwb.acquisition["vid"].data', "vid", "2000000000"),
     "gzip-1GiB": (gzip_bomb, 'nwb.acquisition["vid"].data', "vid", "gzip data decodes to more than 120 bytes"),
     "vlen-header-v3": (vlen_v3, 'nwb.acquisition["ext"].external_file', "vid", "claims 2147483647 items"),
     "order-chunks-1e9": (order_1e9, 'nwb.stimulus_template["templates"].order_of_images', "templates",
