@@ -91,3 +91,27 @@ def test_convert_refuses_movie_options_for_an_nwb_file(tmp_path: Path) -> None:
     out = tmp_path / "rich.nwb.zarr"
     assert main(["convert", str(source), str(out), "--rate", "30"]) == 2
     assert not out.exists()
+
+
+def test_frame_chunked_gzip_is_copied_raw_into_shards(tmp_path: Path) -> None:
+    """Frame-aligned HDF5 chunks with codecs zarr has: the compressed bytes are copied, not decoded; NWBZarrIO and
+    zarr read the shards back."""
+    import h5py
+
+    source = layouts_file(tmp_path / "layouts.nwb")
+    out = tmp_path / "raw.nwb.zarr"
+    nzi.write(nzi.read(str(source)), str(out))
+    array = zarr.open_array(str(out), path="acquisition/gzip_shuffle/data", mode="r")
+    assert array.chunks == (10, 64, 48) and array.shards == (50, 64, 48)
+    assert [type(c).__name__ for c in array.compressors] == ["Shuffle", "Zlib"]
+    shard = (out / "acquisition/gzip_shuffle/data/c.0.0.0").read_bytes()
+    with h5py.File(source, "r") as h:
+        dsid = h["acquisition/gzip_shuffle/data"].id
+        raw = [dsid.read_direct_chunk((i * 10, 0, 0))[1] for i in range(5)]
+    assert shard.startswith(b"".join(raw))  # the HDF5 chunks as they were, then the shard index
+    assert len(shard) == sum(map(len, raw)) + 5 * 16 + 4
+    np.testing.assert_array_equal(array[...], MOVIE)
+    with NWBZarrIO(str(out), mode="r") as io:
+        np.testing.assert_array_equal(io.read().acquisition["gzip_shuffle"].data[:], MOVIE)
+    tiny = zarr.open_array(str(out), path="acquisition/tiny/data", mode="r")
+    assert tiny.chunks[1:] == (64, 48) and [type(c).__name__ for c in tiny.compressors] != ["Zlib"]  # recoded

@@ -92,6 +92,12 @@ class Hdf5Store(Store):
 
         return dask_plan(array, strict)
 
+    def raw_copy(self, key: str, group: Any, name: str, attrs: dict[str, Any], chunk_key_encoding: Any) -> bool:
+        """Write array ``key`` into ``group[name]`` by copying its compressed chunks (see ``rawcopy.py``)."""
+        from nwbzarr_image.hdf5.rawcopy import raw_copy
+
+        return raw_copy(self, key, group, name, attrs, chunk_key_encoding)
+
     @property
     def url(self) -> str:
         return self.source.url

@@ -64,8 +64,34 @@ def _values(node: ArrayNode) -> tuple[Any, ZarrDataIO | None]:
     return value, io
 
 
+def _copied_raw(group: zarr.Group, node: ArrayNode) -> bool:
+    """A stored array whose store can copy its encoded chunks as they are (an HDF5 file's view: frame-aligned
+    chunks with codecs zarr has) is written that way, with no decoding."""
+    array = getattr(node.value, "array", None) or getattr(_stored_source(node.value), "array", None)
+    copier = getattr(getattr(array, "store", None), "raw_copy", None)
+    if copier is None or array is None or not array.ndim:
+        return False
+    attrs = {"_DTYPE": node.dtype or np.dtype(array.dtype).name, **node.attrs}
+    return bool(copier(array.path, group, node.name, attrs, defaults.CHUNK_KEY_ENCODING))
+
+
+def _stored_source(value: Any) -> Any:
+    """The source of a dask array that is exactly a stored array as read (``lazy.as_dask``, no operation on
+    it), else None."""
+    if not isinstance(value, da.Array) or not value.name.startswith("nwbzarr-") or len(value.dask.layers) != 1:
+        return None
+    task = next(iter(value.__dask_graph__().values()), None)
+    for arg in getattr(task, "args", ()):
+        arg = getattr(arg, "value", arg)
+        if hasattr(arg, "array") and hasattr(arg, "blob") and tuple(arg.shape) == tuple(value.shape):
+            return arg
+    return None
+
+
 def write_array(group: zarr.Group, node: ArrayNode) -> StreamJob | None:
     """Create the array of ``node`` and write its values; an iterator's values are left to a StreamJob."""
+    if _copied_raw(group, node):
+        return None
     value, io = _values(node)
     if is_iterator(value):
         return _create_streamed(group, node, value, io)

@@ -1,0 +1,111 @@
+"""Raw conversion of one HDF5 dataset: its compressed chunks copied as they are, packed into zarr v3 shards.
+
+Used when the HDF5 chunks hold whole frames and every filter is one numcodecs decodes (deflate, shuffle,
+fletcher32, Blosc, zstd): the output declares the same codecs inside ``sharding_indexed``, so nothing is decoded
+or re-encoded. Shards are built one at a time (one merged read of their chunks, one write), so memory stays at
+one shard whatever the movie length.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nwbzarr_image.hdf5.index import linear_index
+from nwbzarr_image.hdf5.view import ArraySource
+
+SHARD_BYTES = 64 * 1024 * 1024  # decoded bytes of whole chunks per shard
+EMPTY = np.uint64(2**64 - 1)
+
+
+def raw_eligible(store: Any, source: ArraySource | None) -> bool:
+    """Whether the chunks of ``source`` can be copied without decoding (frame-aligned, no skipped filters)."""
+    if source is None or source.kind != "chunked" or len(source.shape) < 2 or not all(source.shape):
+        return False
+    if tuple(source.chunks[1:]) != tuple(source.shape[1:]) or np.dtype(source.dtype).byteorder == ">":
+        return False
+    return not store.table(source).masks
+
+
+def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any], chunk_key_encoding: Any,
+             progress: Callable[[int], None] | None = None) -> bool:
+    """Create ``group[name]`` from the HDF5 dataset ``key`` by copying its compressed chunks into shards;
+    False (nothing created) when the dataset is not eligible."""
+    from zarr.core.buffer import cpu
+    from zarr.core.sync import sync
+
+    source = store.view.sources.get(key)
+    if not raw_eligible(store, source):
+        return False
+    assert source is not None
+    doc = json.loads(store.view.entries[f"{key}/zarr.json"])
+    per_shard = max(1, SHARD_BYTES // max(source.chunk_nbytes, 1))
+    per_shard = min(per_shard, source.grid[0])
+    shard_shape = (per_shard * source.chunks[0], *source.chunks[1:])
+    array = group.create_array(name, shape=source.shape, dtype=np.dtype(source.dtype), chunks=source.chunks,
+                               shards=shard_shape if per_shard > 1 else None,
+                               serializer=doc["codecs"][0], compressors=doc["codecs"][1:], filters=None,
+                               fill_value=doc["fill_value"], attributes=attrs, overwrite=True,
+                               chunk_key_encoding=chunk_key_encoding)
+    encode = array.metadata.chunk_key_encoding.encode_chunk_key
+    prefix = f"{array.path}/"
+    table = store.table(source)
+    rest = (0,) * (len(source.shape) - 1)
+    for first in range(0, source.grid[0], per_shard):
+        rows = list(range(first, min(first + per_shard, source.grid[0])))
+        entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
+        stored = [(offset, size) for offset, size, _ in entries if size]
+        blobs = iter(store.source.read_many(stored))
+        chunks = [next(blobs) if size else b"" for _, size, _ in entries]
+        for row, (offset, size, _), blob in zip(rows, entries, chunks, strict=True):
+            if size and len(blob) < size:
+                raise store._truncated(source, (row, *rest), offset, size, len(blob))
+            if size:
+                _verify(store, source, (row, *rest), blob)
+        if per_shard == 1:
+            if chunks[0]:
+                sync(array.store.set(prefix + encode((first, *rest)), cpu.Buffer.from_bytes(chunks[0])))
+        elif any(chunks):
+            data = _shard(chunks, per_shard)
+            sync(array.store.set(prefix + encode((first // per_shard, *rest)), cpu.Buffer.from_bytes(data)))
+        if progress is not None:
+            progress(len(rows))
+    return True
+
+
+def _verify(store: Any, source: ArraySource, coords: tuple[int, ...], blob: bytes) -> None:
+    """Decode one chunk (not re-encode it): a damaged chunk fails the conversion instead of being copied. The
+    compressors check their streams (zlib's adler32, blosc's header, zstd's frame) and fletcher32 its sum."""
+    import numcodecs
+
+    from nwbzarr_image.errors import CorruptDataError
+
+    codecs = {1: numcodecs.Zlib, 3: numcodecs.Fletcher32, 32001: numcodecs.Blosc, 32015: numcodecs.Zstd}
+    data: Any = blob
+    try:
+        for f in reversed(source.filters):
+            if f.code in codecs:
+                data = codecs[f.code]().decode(data)
+    except Exception as err:
+        raise CorruptDataError(f"convert {store.source.url}: /{source.key} chunk {coords} cannot be decoded "
+                               f"({type(err).__name__}: {err}); expected chunks its filters decode. The file is "
+                               "damaged; fetch it again.") from err
+
+
+def _shard(chunks: list[bytes], per_shard: int) -> bytes:
+    """A ``sharding_indexed`` shard: the inner chunks, then the index ((offset, nbytes) uint64 per inner chunk,
+    C order; absent chunks 2**64-1) and its crc32c, as zarr's default index codecs write it."""
+    import google_crc32c
+
+    index = np.full((per_shard, 2), EMPTY, dtype="<u8")
+    offset = 0
+    for i, blob in enumerate(chunks):
+        if blob:
+            index[i] = (offset, len(blob))
+            offset += len(blob)
+    index_bytes = index.tobytes()
+    checksum = np.uint32(google_crc32c.value(index_bytes)).tobytes()
+    return b"".join(chunks) + index_bytes + checksum
