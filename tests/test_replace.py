@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -145,4 +147,40 @@ def test_a_new_file_killed_before_it_is_in_place_leaves_nothing(tmp_path: Path) 
     assert not target.exists() and len(_hidden(target)) == 1
     with pytest.raises(nzi.StoreNotFoundError):
         nzi.read(str(target))
+    assert _hidden(target) == []
+
+
+def test_two_writers_replacing_one_path_take_turns(pristine: Path) -> None:
+    """Both writers complete their new file; then A moves the old one aside and B goes to its swap at once,
+    so that B may find the path empty while A is between its two renames (then B waits for A) or find A's
+    new file (then B replaces it). Either way the path ends with the complete file of the writer that
+    swapped last, both writers succeed, and nothing is left behind."""
+    other = movie((5, 8, 8), np.uint16, 3)
+    np.save(pristine.parent / "other.npy", other)
+    target = _fresh(pristine, "two")
+    order: list[tuple[str, str]] = []
+    a_aside, b_complete = threading.Event(), threading.Event()
+
+    def a_step(_k: int, name: str) -> str:
+        order.append(("a", name))
+        if name == "new file complete":
+            assert b_complete.wait(120)
+        if name == "old file moved aside":
+            a_aside.set()
+        return GO
+
+    def b_step(_k: int, name: str) -> str:
+        order.append(("b", name))
+        if name == "new file complete":
+            b_complete.set()
+            assert a_aside.wait(120)
+        return GO
+
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(drive, WRITE, [str(pristine.parent / "movie.npy"), str(target)], a_step)
+        b = pool.submit(drive, WRITE, [str(pristine.parent / "other.npy"), str(target)], b_step)
+        a_steps, b_steps = a.result()[0], b.result()[0]
+    assert a_steps[-1] == b_steps[-1] == "old file removed"
+    last = [who for who, name in order if name == "new file in place"][-1]
+    np.testing.assert_array_equal(_values(target), NEW if last == "a" else other)
     assert _hidden(target) == []

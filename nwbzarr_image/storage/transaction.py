@@ -110,11 +110,13 @@ def _replace(location: stores.Location, tree: GroupNode) -> None:
 
 def _swap_local(location: stores.Location, new: str) -> None:
     path = location.path
-    held = siblings.lock(path, wait=True)  # the old file; a concurrent replacement of it goes first
-    if held is None:  # it went away meanwhile
-        stores.move(location, new, path)
-        step("new file in place")
-        return
+    # lock the old file: a concurrent replacement of it goes first, and then its new file is the one replaced
+    while (held := siblings.lock(path, wait=True)) is None:
+        siblings.recover(location)  # waits for a writer between its two renames (or puts a dead one's backup back)
+        if not os.path.lexists(path):
+            stores.move(location, new, path)
+            step("new file in place")
+            return
     try:
         backup = location.sibling("old")
         os.rename(path, backup)
