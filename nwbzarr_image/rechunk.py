@@ -22,7 +22,7 @@ from nwbzarr_image.io import read, write
 from nwbzarr_image.lazy import as_dask, as_lazy
 from nwbzarr_image.model import ImageSeries, NWBFile, ProcessingModule, TimeSeries, ZarrDataIO
 from nwbzarr_image.model.dataio import unwrap
-from nwbzarr_image.storage import stores
+from nwbzarr_image.storage import siblings, stores
 from nwbzarr_image.storage.dask_store import store_dask
 from nwbzarr_image.storage.defaults import CHUNK_KEY_ENCODING
 
@@ -217,8 +217,7 @@ def _two_passes(where: str, nwbfile: NWBFile | None, location: stores.Location, 
                           "frames_per_chunk or raise memory_gb.")
     source_step = int(max(data.chunks[0]))
     depth = (slab // source_step) * source_step or slab
-    temp = location.sibling("rechunk")
-    try:
+    with siblings.temporary(location, "rechunk") as temp:  # a killed run's is removed by the next read or write
         store = stores.open_store(location, read_only=False, path=temp)
         inner = zarr.create_array(store, shape=data.shape, dtype=data.dtype, chunks=(depth, *chunks[1:]),
                                   compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=1), zarr_format=3,
@@ -226,5 +225,3 @@ def _two_passes(where: str, nwbfile: NWBFile | None, location: stores.Location, 
         store_dask(inner, data.rechunk((depth, *data.shape[1:])))
         tiles = as_dask(inner, f"{location.url}/{temp}")  # chunks: the slab-deep tiles
         _add(nwbfile, location, ts, name, module, tiles.rechunk(chunks), chunks)
-    finally:
-        stores.remove(location, temp)

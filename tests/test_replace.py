@@ -184,3 +184,26 @@ def test_two_writers_replacing_one_path_take_turns(pristine: Path) -> None:
     last = [who for who, name in order if name == "new file in place"][-1]
     np.testing.assert_array_equal(_values(target), NEW if last == "a" else other)
     assert _hidden(target) == []
+
+
+def test_leftovers_of_dead_writers_go_and_those_held_by_a_live_one_stay(pristine: Path) -> None:
+    """Every kind of hidden sibling; one of them locked by this (live) process, the rest by nobody."""
+    from nwbzarr_image.storage import siblings
+
+    target = _fresh(pristine, "leftovers")
+    for kind in ("partial", "old", "trash", "rechunk"):
+        (target.parent / f".{target.name}.{kind}-0000000{len(kind)}").mkdir()
+    (target.parent / f".{target.name}.old-00000003" / "zarr.json").write_text("{}")
+    live = target.parent / f".{target.name}.rechunk-11111111"
+    live.mkdir()
+    unrelated = target.parent / f".{target.name}.partial-not-ours"
+    unrelated.mkdir()
+    held = siblings.lock(str(live), wait=False)
+    assert held is not None
+    try:
+        np.testing.assert_array_equal(_values(target), OLD)  # the path holds a file: the backups are stale
+        assert _hidden(target) == sorted([live.name, unrelated.name])
+    finally:
+        held.release()
+    nzi.read(str(target))
+    assert _hidden(target) == [unrelated.name]

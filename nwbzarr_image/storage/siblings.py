@@ -1,5 +1,6 @@
 """Hidden siblings of a local file: ``.NAME.partial-*`` (a file being written), ``.NAME.old-*`` (the file
-being replaced) and ``.NAME.trash-*`` (a replaced file being deleted).
+being replaced), ``.NAME.trash-*`` (a replaced file being deleted) and ``.NAME.rechunk-*`` (the temporary
+array of ``rechunk_series``).
 
 The writer that owns a sibling holds an exclusive ``flock`` on it for as long as it uses it, and the kernel
 drops that lock when the writer dies, however it dies. So a sibling that can be locked is a dead writer's
@@ -12,7 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from nwbzarr_image.storage import stores
 
@@ -21,7 +23,7 @@ try:
 except ImportError:  # pragma: no cover - Windows has no flock: leftovers are never touched there
     fcntl = None  # type: ignore[assignment]
 
-KINDS = ("partial", "old", "trash")
+KINDS = ("partial", "old", "trash", "rechunk")
 
 
 class Held:
@@ -127,6 +129,23 @@ def recover(location: stores.Location) -> None:
             pass
         finally:
             held.release()
+
+
+@contextmanager
+def temporary(location: stores.Location, kind: str) -> Iterator[str]:
+    """A hidden sibling for the duration of a block (locked on a local disk), removed at its end."""
+    if not location.is_local:
+        path = location.sibling(kind)
+        try:
+            yield path
+        finally:
+            stores.remove(location, path)
+        return
+    path, held = create(location, kind)
+    try:
+        yield path
+    finally:
+        discard(path, held)
 
 
 def discard(path: str, held: Held) -> None:
