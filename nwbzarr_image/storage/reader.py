@@ -14,7 +14,7 @@ from nwbzarr_image.lazy import as_dask, named, read_errors, refused
 from nwbzarr_image.limits import get_limits
 from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.guard import guard
-from nwbzarr_image.storage.store_guard import check_group_depth
+from nwbzarr_image.storage.store_guard import check_group_depth, check_key
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -110,6 +110,8 @@ def read_tree(root: zarr.Group, identity: str, strict: bool = False) -> GroupNod
     prefix = f"{root.path}/" if root.path else ""
     members = list(root.members(max_depth=get_limits().max_group_depth))  # deeper nodes are never listed
     check_group_depth([path for path, _ in members], identity)
+    for path, _ in members:
+        check_key(path, identity)  # a consolidated key may say anything: none may leave the store
     for path, member in sorted(members, key=lambda item: item[0].count("/")):
         parent_path, _, name = path.rpartition("/")
         parent = nodes.get(parent_path)

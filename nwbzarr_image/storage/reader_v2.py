@@ -31,7 +31,7 @@ from nwbzarr_image.storage.bounded import (
 )
 from nwbzarr_image.storage.guard import check_declared
 from nwbzarr_image.storage.reader import array_node, check_load, group_node, safe_name
-from nwbzarr_image.storage.store_guard import check_group_depth, json_depth
+from nwbzarr_image.storage.store_guard import check_group_depth, check_key, json_depth
 from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, v2_array
 
 SAFE_OBJECT_FILTERS = {"vlen-utf8", "vlen-bytes", "json2", "pickle"}  # pickle: our restricted decoder only
@@ -198,6 +198,8 @@ def read_tree_v2(store: Any, identity: str) -> tuple[GroupNode, bool] | None:
         return None
     documents, consolidated = found
     check_group_depth(documents, identity)
+    for key in documents:
+        check_key(key, identity)  # keys of .zmetadata may say anything: none may leave the store
     groups = sorted({k[: -len(".zgroup")].rstrip("/") for k in documents if k.endswith(".zgroup")},
                     key=lambda p: p.count("/"))
     arrays = sorted(k[: -len(".zarray")].rstrip("/") for k in documents if k.endswith(".zarray"))

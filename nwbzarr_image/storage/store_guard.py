@@ -70,7 +70,10 @@ def check_document(key: str, raw: bytes, where: str) -> None:
                           f"max_json_depth={limits.max_json_depth}. The file is damaged or hostile; if it is "
                           "real, raise the limit (NWBZARR_IMAGE_MAX_JSON_DEPTH).")
     if key.endswith(".zmetadata") or b'"consolidated_metadata"' in raw:
-        check_group_depth(_consolidated_paths(raw), where)
+        paths = _consolidated_paths(raw)
+        check_group_depth(paths, where)
+        for path in paths:
+            check_key(path, where)
 
 
 def _consolidated_paths(raw: bytes) -> list[str]:
