@@ -87,7 +87,9 @@ def add_raw_dataset(h: h5py.File, group: str, name: str, values: np.ndarray, chu
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_chunk(chunks)
     for code, opts in filters:
-        dcpl.set_filter(code, h5py.h5z.FLAG_MANDATORY if code != 32004 else h5py.h5z.FLAG_OPTIONAL, opts)
+        # HDF5 refuses a mandatory filter it does not have; an optional one is recorded all the same
+        dcpl.set_filter(code, h5py.h5z.FLAG_MANDATORY if h5py.h5z.filter_avail(code) else h5py.h5z.FLAG_OPTIONAL,
+                        opts)
     dsid = h5py.h5d.create(h[group].id, name.encode(), h5py.h5t.py_create(values.dtype),
                            h5py.h5s.create_simple(values.shape), dcpl=dcpl)
     index = 0

@@ -299,3 +299,34 @@ def test_opening_reads_scalars_and_strings_from_the_view_metadata(layouts_h5: Pa
     assert nwbfile.identifier and nwbfile.session_start_time.year == 2024
     assert nwbfile.acquisition["tiny"].comments == "tiny" and nwbfile.acquisition["compact"].rate == 20.0
     assert asked == ["zarr.json"]
+
+
+PLUGIN_FILTERS = {  # name -> (hdf5plugin filter, how its chunks are read, codecs declared in the view)
+    "blosc_zstd": ("Blosc", {"cname": "zstd", "clevel": 5, "shuffle": 1}, "chunked", ["bytes", "numcodecs.blosc"]),
+    "blosc_bitshuffle": ("Blosc", {"cname": "lz4", "clevel": 3, "shuffle": 2}, "chunked",
+                         ["bytes", "numcodecs.blosc"]),
+    "zstd": ("Zstd", {"clevel": 3}, "chunked", ["bytes", "numcodecs.zstd"]),
+    "lz4": ("LZ4", {}, "fallback", ["bytes"]),
+    "bitshuffle": ("Bitshuffle", {"cname": "lz4"}, "fallback", ["bytes"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLUGIN_FILTERS))
+def test_hdf5plugin_filters(tmp_path: Path, name: str) -> None:
+    """Blosc and zstd chunks are decoded by numcodecs from byte ranges; LZ4 and Bitshuffle through h5py with
+    hdf5plugin's filters."""
+    import hdf5plugin
+
+    cls, options, kind, codecs = PLUGIN_FILTERS[name]
+    path = write_h5(PYNWB.new_file(), tmp_path / "plugins.nwb")
+    with h5py.File(path, "r+") as h:
+        group = image_series_group(h, f"acquisition/{name}")
+        data = group.create_dataset("data", data=MOVIE, chunks=(10, 64, 48), **getattr(hdf5plugin, cls)(**options))
+        data.attrs["unit"] = "n.a."
+        group.create_dataset("timestamps", data=TIMES)
+    nwbfile = nzi.read(str(path))
+    store = store_of(nwbfile)
+    assert store.view.sources[f"acquisition/{name}/data"].kind == kind
+    assert [c["name"] for c in json.loads(store.view.entries[f"acquisition/{name}/data/zarr.json"])["codecs"]] == codecs
+    np.testing.assert_array_equal(nwbfile.acquisition[name].data.compute(), MOVIE)
+    np.testing.assert_array_equal(nwbfile.acquisition[name].data[17].compute(), MOVIE[17])

@@ -77,19 +77,19 @@ def test_missing_chunks_warn_naming_the_path_and_raise_when_strict(tmp_path: Pat
 
 
 def test_unsupported_filter_without_fallback(tmp_path: Path) -> None:
-    """A filter neither numcodecs nor this h5py can decode (LZ4 without hdf5plugin): our error at read time."""
-    path = write_h5(PYNWB.new_file(), tmp_path / "lz4.nwb")
+    """A filter neither numcodecs nor h5py (with hdf5plugin) can decode: our error at read time, naming it."""
+    path = write_h5(PYNWB.new_file(), tmp_path / "odd.nwb")
     values = np.arange(40 * 64 * 48, dtype=np.uint16).reshape(40, 64, 48)
     with h5py.File(path, "r+") as h:
         image_series_group(h, "acquisition/packed")
-        add_raw_dataset(h, "acquisition/packed", "data", values, (10, 64, 48), [(32004, (0,))],
+        add_raw_dataset(h, "acquisition/packed", "data", values, (10, 64, 48), [(32999, (0,))],
                         lambda i, block: block.tobytes())
         h["acquisition/packed/data"].attrs["unit"] = "n.a."
         h["acquisition/packed"].create_dataset("timestamps", data=np.arange(40.0))
     series = nzi.read(str(path)).acquisition["packed"]  # opening works: values are read on demand
     assert series.data.shape == (40, 64, 48)
-    with pytest.raises(nzi.CorruptDataError, match=r"lz4\.nwb: /acquisition/packed/data cannot be decoded.*"
-                                                   r"'lz4'.*hdf5plugin"):
+    with pytest.raises(nzi.CorruptDataError, match=r"odd\.nwb: /acquisition/packed/data cannot be decoded.*"
+                                                   r"'filter 32999'.*hdf5plugin"):
         series.data[3].compute()
 
 

@@ -172,7 +172,8 @@ class _Walker:
             self.warn(path, f"the data type {dtype} is not supported and its values are read now.")
         plist = ds.id.get_create_plist()
         layout = plist.get_layout()
-        filters = [Filter(int(code), tuple(int(v) for v in values), FILTER_NAMES.get(int(code), name.decode()))
+        filters = [Filter(int(code), tuple(int(v) for v in values),
+                          FILTER_NAMES.get(int(code), name.decode() or f"filter {code}"))
                    for code, _flags, values, name in (plist.get_filter(i) for i in range(plist.get_nfilters()))]
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         base = H5Dataset(path, shape, np.dtype(dtype), "inline", attrs, filters=filters, nbytes=nbytes,
