@@ -112,7 +112,9 @@ READ_NOISE = 3.0
 GEN_BLOCK = 8  # frames generated at a time
 TARGET_VS_HDMF = 2.0
 TARGET_VS_CODEC = 1.25
-METHODS = ("raw-zarr", "codec-alone", "hdmf-zarr-array", "hdmf-zarr-dci", "ours-array", "ours-iterator")
+TARGET_VS_FASTEST = 1.1  # issue 14: ours <= 1.1x the fastest of zarr-python, zarrs and TensorStore
+METHODS = ("raw-zarr", "zarrs", "tensorstore", "codec-alone", "hdmf-zarr-array", "hdmf-zarr-dci", "ours-array",
+           "ours-iterator")
 BIG_METHODS = ("ours-iterator", "hdmf-zarr-dci")
 ITERATOR_METHODS = ("hdmf-zarr-dci", "ours-iterator")
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "bench_write.txt"
@@ -277,8 +279,15 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def chunk0_key(ndim: int) -> str:
-    return "c/" + "/".join("0" * ndim)
+def chunk0_key(ndim: int, separator: str = "/") -> str:
+    return "c" + separator + separator.join("0" * ndim)
+
+
+def chunk_files(array_dir: Path, separator: str) -> list[Path]:
+    """The chunk files of an array: under c/ ("/" keys) or c.i.j.k next to zarr.json ("." keys)."""
+    if separator == "/":
+        return [p for p in (array_dir / "c").rglob("*") if p.is_file()]
+    return [p for p in array_dir.iterdir() if p.is_file() and p.name.startswith("c" + separator)]
 
 
 def check_store(store: Path, movie: SyntheticMovie, chunks: tuple[int, ...], compressor: Any) -> dict[str, Any]:
@@ -303,9 +312,10 @@ def check_store(store: Path, movie: SyntheticMovie, chunks: tuple[int, ...], com
     for t in indices:
         if not np.array_equal(arr[t], movie.block(t, t + 1)[0]):
             raise AssertionError(f"frame {t} read back differs from the generated frame")
-    chunk_dir = array_dir / "c"
-    data_bytes = dir_bytes(chunk_dir)
-    n_chunks = sum(1 for p in chunk_dir.rglob("*") if p.is_file())
+    separator = meta.get("chunk_key_encoding", {}).get("configuration", {}).get("separator", "/")
+    files = chunk_files(array_dir, separator)
+    data_bytes = sum(p.stat().st_size for p in files)
+    n_chunks = len(files)
     expected_chunks = -(-movie.n_frames // chunks[0])
     if n_chunks != expected_chunks:
         raise AssertionError(f"{n_chunks} chunk files, expected {expected_chunks}")
@@ -316,7 +326,8 @@ def check_store(store: Path, movie: SyntheticMovie, chunks: tuple[int, ...], com
         "checked_frames": len(indices),
         "data_bytes": data_bytes,
         "store_bytes": dir_bytes(store),
-        "chunk0_sha": hashlib.sha256((array_dir / chunk0_key(len(chunk_shape))).read_bytes()).hexdigest()[:16],
+        "chunk0_sha": hashlib.sha256((array_dir / chunk0_key(len(chunk_shape), separator)).read_bytes()
+                                     ).hexdigest()[:16],
     }
 
 
@@ -331,13 +342,35 @@ def nwb_session_start() -> datetime.datetime:
     return datetime.datetime(2024, 6, 7, 12, 0, tzinfo=datetime.UTC)
 
 
-def run_raw_zarr(store: Path, movie: np.ndarray, chunks: tuple[int, ...], compressor: Any) -> float:
+def run_raw_zarr(store: Path, movie: np.ndarray, chunks: tuple[int, ...], compressor: Any,
+                 pipeline: str | None = None) -> float:
     import zarr
 
+    if pipeline is not None:
+        import zarrs  # noqa: F401 - registers its codec pipeline
+
+        zarr.config.set({"codec_pipeline.path": pipeline})
     start = clock_start()
     arr = zarr.create_array(str(store), shape=movie.shape, chunks=chunks, dtype=movie.dtype,
                             compressors=compressor, fill_value=0)
     arr[...] = movie
+    return clock_stop(start)
+
+
+def run_tensorstore(store: Path, movie: np.ndarray, chunks: tuple[int, ...]) -> float:
+    """TensorStore's zarr3 driver, the same chunks and codec (Blosc zstd 3 byte shuffle, typesize 2)."""
+    import tensorstore as ts
+
+    blosc = {"cname": "zstd", "clevel": 3, "shuffle": "shuffle", "typesize": DTYPE.itemsize, "blocksize": 0}
+    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(store)}, "create": True,
+            "metadata": {"shape": list(movie.shape), "data_type": DTYPE.name, "fill_value": 0,
+                         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+                         "chunk_key_encoding": {"name": "default"},
+                         "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                                    {"name": "blosc", "configuration": blosc}]}}
+    start = clock_start()
+    array = ts.open(spec).result()
+    array.write(movie).result()
     return clock_stop(start)
 
 
@@ -447,6 +480,10 @@ def child_main(args: argparse.Namespace) -> int:
             else:
                 if method == "raw-zarr":
                     seconds = run_raw_zarr(store, movie, chunks, compressor)
+                elif method == "zarrs":
+                    seconds = run_raw_zarr(store, movie, chunks, compressor, "zarrs.ZarrsCodecPipeline")
+                elif method == "tensorstore":
+                    seconds = run_tensorstore(store, movie, chunks)
                 elif method == "hdmf-zarr-array":
                     seconds = run_hdmf_zarr(store, movie, chunks, compressor)
                 elif method == "ours-array":
@@ -838,6 +875,11 @@ def main(argv: list[str]) -> int:
                                    TARGET_VS_HDMF, inverse=False))
             report.emit(ratio_line("ours-array time / codec-alone time", rows, "ours-array", "codec-alone",
                                    TARGET_VS_CODEC, inverse=True))
+            others = [rows[m] for m in ("raw-zarr", "zarrs", "tensorstore") if m in rows and rows[m].ok]
+            if others and "ours-array" in rows and rows["ours-array"].ok:
+                fastest = min(others, key=lambda row: row.seconds)
+                report.emit(ratio_line(f"ours-array time / fastest other writer ({fastest.method}) time", rows,
+                                       "ours-array", fastest.method, TARGET_VS_FASTEST, inverse=True))
         report.emit(machine_line())
         report.emit(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes share "
                     "this machine's cores: compare medians and CPU seconds when the best runs disagree)")
