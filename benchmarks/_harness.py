@@ -48,8 +48,9 @@ def digest(value: Any) -> str:
         return f"list[{len(value)}]:{h.hexdigest()[:16]}"
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"bytes:{hashlib.sha256(value).hexdigest()[:16]}"
-    array = np.ascontiguousarray(np.asarray(value))
-    return f"{array.dtype.str}{list(array.shape)}:{hashlib.sha256(array.tobytes()).hexdigest()[:16]}"
+    array = np.ascontiguousarray(np.asarray(value))  # no copy when it already is (no bytes copy either)
+    h = hashlib.sha256(array.reshape(-1).view(np.uint8).data if array.size else b"")
+    return f"{array.dtype.str}{list(array.shape)}:{h.hexdigest()[:16]}"
 
 
 def reset_peak_rss() -> None:
@@ -79,13 +80,14 @@ class Timing:
 
     seconds: list[float]
     digest: str | None = None
+    cpu: list[float] = field(default_factory=list)  # process CPU seconds (all threads) of each repeat
     nbytes: int = 0  # uncompressed bytes the operation delivers (for MB/s)
     peak_rss_mb: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     count: int = 0  # items per run (frames, requests, ...) for a rate column
 
     def as_json(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "digest": self.digest, "nbytes": self.nbytes,
+        return {"seconds": self.seconds, "cpu": self.cpu, "digest": self.digest, "nbytes": self.nbytes,
                 "peak_rss_mb": self.peak_rss_mb, "extra": self.extra, "count": self.count}
 
 
@@ -93,18 +95,19 @@ def measure(operation: Callable[[], Any], repeats: int = 1, *, nbytes: int = 0, 
             check: Callable[[Any], None] | None = None) -> Timing:
     """Run ``operation`` ``repeats`` times (timed); digest its result (every repeat must give the same)."""
     reset_peak_rss()
-    seconds, digests = [], set()
+    seconds, cpu, digests = [], [], set()
     for _ in range(max(1, repeats)):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         value = operation()
         seconds.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         if check is not None:
             check(value)
         digests.add(digest(value) if value is not None else None)
         del value
     if len(digests) != 1:
         raise AssertionError(f"the repeats of one operation returned different values: {sorted(map(str, digests))}")
-    return Timing(seconds, digests.pop(), nbytes=nbytes, peak_rss_mb=peak_rss_mb(), count=count)
+    return Timing(seconds, digests.pop(), cpu, nbytes=nbytes, peak_rss_mb=peak_rss_mb(), count=count)
 
 
 Method = Callable[[dict[str, Any]], dict[str, Timing]]
@@ -136,6 +139,7 @@ class OpResult:
     """An operation of one method over all its runs."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     digests: set[str | None] = field(default_factory=set)
     nbytes: int = 0
     count: int = 0
@@ -149,6 +153,10 @@ class OpResult:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def best_cpu(self) -> float | None:
+        return min(self.cpu) if self.cpu else None
 
 
 @dataclass
@@ -180,10 +188,14 @@ class Results:
         times = [r.best for m in self.methods if (r := self.op(m, op)) is not None]
         return min(times) if times else None
 
-    def ratio(self, method: str, op: str, other: str) -> float | None:
-        """seconds of ``method`` / seconds of ``other`` (best runs) for ``op``."""
+    def ratio(self, method: str, op: str, other: str, cpu: bool = False) -> float | None:
+        """seconds (or CPU seconds) of ``method`` / those of ``other`` (best runs) for ``op``."""
         a, b = self.op(method, op), self.op(other, op)
-        return a.best / b.best if a and b else None
+        if not a or not b:
+            return None
+        if cpu:
+            return a.best_cpu / b.best_cpu if a.best_cpu and b.best_cpu else None
+        return a.best / b.best
 
 
 class Suite:
@@ -213,6 +225,7 @@ class Suite:
                 for op, t in outcome["ops"].items():
                     r = per.setdefault(op, OpResult())
                     r.seconds += t["seconds"]
+                    r.cpu += t.get("cpu", [])
                     r.digests.add(t["digest"])
                     r.nbytes, r.count = t["nbytes"], t["count"]
                     r.peak_rss_mb = max(r.peak_rss_mb, t["peak_rss_mb"])
@@ -278,7 +291,7 @@ def table(results: Results, op: str, *, labels: dict[str, str] | None = None, ra
     head = f"{'method':<{width}} {'seconds':>8} {'median':>8} {'MB/s':>7}"
     if rate:
         head += f" {rate + '/s':>9}"
-    head += f" {'x best':>7} {'peak RSS MB':>11}" + "".join(f" {name:>12}" for name, _ in extra)
+    head += f" {'x best':>7} {'CPU s':>7} {'peak RSS MB':>11}" + "".join(f" {name:>12}" for name, _ in extra)
     lines = [head]
     for method in results.methods:
         label = labels.get(method, method)
@@ -292,7 +305,8 @@ def table(results: Results, op: str, *, labels: dict[str, str] | None = None, ra
         line = f"{label:<{width}} {r.best:8.3f} {r.median:8.3f} {mbs}"
         if rate:
             line += f" {r.count / r.best:9.1f}" if r.count else f" {'-':>9}"
-        line += f" {r.best / best:7.2f} {r.peak_rss_mb:11.0f}" if best else ""
+        cpu = f"{r.best_cpu:7.3f}" if r.best_cpu is not None else f"{'-':>7}"
+        line += f" {r.best / best:7.2f} {cpu} {r.peak_rss_mb:11.0f}" if best else ""
         line += "".join(f" {fn(r):>12}" for _, fn in extra)
         lines.append(line)
     return lines
@@ -305,18 +319,20 @@ def header(argv: Sequence[str], rounds: int, notes: Iterable[str] = ()) -> list[
             f"# date: {now}; load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
             f"# each method in a fresh process per round, {rounds} round(s), round robin; seconds = best run, "
             "median = median run; MB = 1e6 bytes uncompressed; x best = seconds / the fastest method's seconds; "
-            "peak RSS = the process's high-water mark during the operation",
+            "CPU s = least process CPU seconds (all threads) of a run: on a shared machine less disturbed than wall "
+            "time; peak RSS = the process's high-water mark during the operation",
             *(f"# {note}" for note in notes)]
 
 
 def machine_line(modules: Iterable[str] = ()) -> str:
     """Cores, platform, versions of the libraries compared, and the git commit measured."""
     versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
+    from importlib.metadata import PackageNotFoundError, version
+
     for name in ("zarr", "numcodecs", "dask", *modules):
         try:
-            module = __import__(name)
-            versions.append(f"{name} {getattr(module, '__version__', '?')}")
-        except ImportError:
+            versions.append(f"{name} {version(name.replace('_', '-'))}")
+        except PackageNotFoundError:
             versions.append(f"{name} (not installed)")
     try:
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,

@@ -43,9 +43,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -55,9 +52,18 @@ from pathlib import Path
 from typing import Any
 
 import av
-import dask
 import numpy as np
-from _harness import Report  # benchmarks/_report.py: run the scripts from the repository root
+from _harness import (  # benchmarks/_harness.py: run the scripts from the repository root
+    Report,
+    Results,
+    Suite,
+    Timing,
+    child_entry,
+    common_args,
+    header,
+    machine_line,
+    measure,
+)
 
 import nwbzarr_image as nzi
 
@@ -124,32 +130,44 @@ def decoded(video: Any) -> int:
     return video.frames_decoded if video is not None else 0
 
 
-def measure(kind: str, url: str, fpc: int, reference: np.ndarray, picks: list[int]) -> dict[str, Any]:
-    random: dict[str, tuple[list[float], list[int]]] = {}
-    for mode in ("warm", "cold"):
-        arr, video = open_array(kind, url, fpc)
-        times, counts = [], []
-        for i in picks:
-            if mode == "cold" and video is not None:
-                video.close()  # no kept frames, no open decoder: open, seek, decode from the keyframe
-            before, t0 = decoded(video), time.perf_counter()
-            frame = arr[i].compute(scheduler="synchronous")
-            times.append(time.perf_counter() - t0)
-            counts.append(decoded(video) - before)
-            assert np.array_equal(frame, reference[i]), (kind, i)
-        random[mode] = times, counts
+def random_reads(kind: str, url: str, fpc: int, picks: list[int], cold: bool) -> Timing:
+    """One ``arr[i].compute()`` per pick (synchronous scheduler), each timed; frames decoded per read."""
     arr, video = open_array(kind, url, fpc)
-    t0 = time.perf_counter()
-    for k in range(arr.numblocks[0]):
-        block = arr.blocks[k].compute(scheduler="synchronous")
-        assert block.shape[0] == arr.chunks[0][k]
-    ordered = (time.perf_counter() - t0, decoded(video))
+    times, counts, frames = [], [], []
+    for i in picks:
+        if cold and video is not None:
+            video.close()  # no kept frames, no open decoder: open, seek, decode from the keyframe
+        before, t0 = decoded(video), time.perf_counter()
+        frames.append(arr[i].compute(scheduler="synchronous"))
+        times.append(time.perf_counter() - t0)
+        counts.append(decoded(video) - before)
+    from _harness import digest
+
+    return Timing(times, digest(frames), extra={"counts": counts})
+
+
+def method(kind: str, fpc: int, params: dict[str, Any]) -> dict[str, Timing]:
+    url, picks = params["urls"][kind], params["picks"]
+    out = {"warm": random_reads(kind, url, fpc, picks, cold=False),
+           "cold": random_reads(kind, url, fpc, picks, cold=True)}
     arr, video = open_array(kind, url, fpc)
-    t0 = time.perf_counter()
-    everything = arr.compute()
-    whole = (time.perf_counter() - t0, decoded(video))
-    assert np.array_equal(everything, reference), kind
-    return {"random": random, "ordered": ordered, "whole": whole, "chunk": arr.chunks[0][0]}
+
+    def in_order() -> None:
+        for k in range(arr.numblocks[0]):
+            assert arr.blocks[k].compute(scheduler="synchronous").shape[0] == arr.chunks[0][k]
+
+    out["ordered"] = measure(in_order, count=params["frames"], nbytes=params["nbytes"])
+    out["ordered"].extra["decoded"] = decoded(video)
+    arr, video = open_array(kind, url, fpc)
+    out["whole"] = measure(arr.compute, count=params["frames"], nbytes=params["nbytes"])
+    out["whole"].extra["decoded"] = decoded(video)
+    out["whole"].extra["chunk"] = arr.chunks[0][0]
+    return out
+
+
+METHODS = {"external chunk 32": lambda p: method("external", 32, p),
+           "external chunk 1": lambda p: method("external", 1, p),
+           "internal (ours)": lambda p: method("internal", 0, p)}
 
 
 def latency(times: list[float], counts: list[int]) -> tuple[float, float, float]:
@@ -159,26 +177,31 @@ def latency(times: list[float], counts: list[int]) -> tuple[float, float, float]
             statistics.mean(counts[1:] or counts))
 
 
-def rows(results: dict[str, dict[str, Any]], n: int, nbytes: int, pyav_s: float) -> list[str]:
+def rows(results: Results, n: int, nbytes: int, pyav_s: float) -> list[str]:
     out = [f"{'method':<20} {'chunk':>5} {'first ms':>8} {'warm ms':>7} {'p90':>5} {'dec/rd':>6} {'cold ms':>7} "
            f"{'p90':>5} {'dec/rd':>6} {'in-order fr/s':>13} {'MB/s':>5} {'decoded':>7} {'compute fr/s':>12} "
-           f"{'decoded':>7}"]
-    for name, r in results.items():
-        (warm_t, warm_c), (cold_t, cold_c) = r["random"]["warm"], r["random"]["cold"]
-        wm, wp, wd = latency(warm_t, warm_c)
-        cm, cp, cd = latency(cold_t, cold_c)
-        (ts, td), (ws, wdec) = r["ordered"], r["whole"]
+           f"{'decoded':>7} {'peak RSS MB':>11}"]
+    for name in results.methods:
+        if name in results.errors:
+            out.append(f"{name:<20} ERROR {results.errors[name]}")
+            continue
+        warm, cold = results.op(name, "warm"), results.op(name, "cold")
+        ordered, whole = results.op(name, "ordered"), results.op(name, "whole")
+        assert warm and cold and ordered and whole
+        wm, wp, wd = latency(warm.seconds, warm.extra["counts"])
+        cm, cp, cd = latency(cold.seconds, cold.extra["counts"])
         ext = "external" in name
-        out.append(f"{name:<20} {r['chunk']:>5} {warm_t[0] * 1e3:>8.1f} {wm:>7.2f} {wp:>5.1f} {wd:>6.1f} {cm:>7.2f} "
-                   f"{cp:>5.1f} {cd:>6.1f} {n / ts:>13.0f} {nbytes / ts / 1e6:>5.0f} {td if ext else '-':>7} "
-                   f"{n / ws:>12.0f} {wdec if ext else '-':>7}")
+        out.append(f"{name:<20} {whole.extra['chunk']:>5} {warm.seconds[0] * 1e3:>8.1f} {wm:>7.2f} {wp:>5.1f} "
+                   f"{wd:>6.1f} {cm:>7.2f} {cp:>5.1f} {cd:>6.1f} {n / ordered.best:>13.0f} "
+                   f"{nbytes / ordered.best / 1e6:>5.0f} {ordered.extra['decoded'] if ext else '-':>7} "
+                   f"{n / whole.best:>12.0f} {whole.extra['decoded'] if ext else '-':>7} {whole.peak_rss_mb:>11.0f}")
     out.append(f"{'pyav alone (1 pass)':<20} {'':>5} {'':>8} {'':>7} {'':>5} {'':>6} {'':>7} {'':>5} {'':>6} "
                f"{n / pyav_s:>13.0f} {nbytes / pyav_s / 1e6:>5.0f} {n:>7}")
     return out
 
 
-def run_gop(report: Report, n: int, gop: int, picks_n: int) -> None:
-    """Make the video with keyframes every ``gop`` frames, both NWB files, and measure them."""
+def run_gop(report: Report, n: int, gop: int, picks_n: int, rounds: int) -> list[str]:
+    """Make the video with keyframes every ``gop`` frames, both NWB files, and measure them; the mismatches."""
     with tempfile.TemporaryDirectory(prefix="bench_external_") as tmp:
         folder = Path(tmp)
         make_video(folder / "video.mp4", n, gop)
@@ -192,37 +215,43 @@ def run_gop(report: Report, n: int, gop: int, picks_n: int) -> None:
                     f"(chunks {nzi.read(int_url).acquisition['cam'].data.chunks[0][0]} frames); "
                     f"{reference.nbytes / 1e6:.0f} MB of RGB frames")
         picks = [int(i) for i in np.random.default_rng(SEED).integers(0, n, picks_n)]
-        results = {
-            "external chunk 32": measure("external", ext_url, 32, reference, picks),
-            "external chunk 1": measure("external", ext_url, 1, reference, picks),
-            "internal (ours)": measure("internal", int_url, 0, reference, picks),
-        }
-        for line in rows(results, n, reference.nbytes, pyav_s):
+        from _harness import digest
+
+        expected = {"warm": digest([reference[i] for i in picks]), "cold": digest([reference[i] for i in picks]),
+                    "whole": digest(reference)}
+        params = {"urls": {"external": ext_url, "internal": int_url}, "picks": picks, "frames": n,
+                  "nbytes": reference.nbytes}
+        del reference
+        results = Suite(__file__, METHODS).run(params, None, rounds)
+        for line in rows(results, n, params["nbytes"], pyav_s):
             report.emit(line)
-        internal_ms = latency(*results["internal (ours)"]["random"]["cold"])[0]
-        cold = {k: latency(*results[f"external chunk {k}"]["random"]["cold"])[0] / internal_ms for k in (1, 32)}
-        seq = results["internal (ours)"]["ordered"][0] / results["external chunk 32"]["ordered"][0]
-        report.emit(f"ratios: cold random frame latency external/internal = {cold[1]:.1f}x (chunk 1), "
-                    f"{cold[32]:.1f}x (chunk 32); in-order throughput external (chunk 32)/internal = {seq:.2f}x")
+        problems = results.mismatches(expected)
+        internal = results.op("internal (ours)", "cold")
+        ext1, ext32 = results.op("external chunk 1", "cold"), results.op("external chunk 32", "cold")
+        if internal and ext1 and ext32:
+            internal_ms = latency(internal.seconds, internal.extra["counts"])[0]
+            cold = {k: latency(r.seconds, r.extra["counts"])[0] / internal_ms for k, r in ((1, ext1), (32, ext32))}
+            seq = results.ratio("internal (ours)", "ordered", "external chunk 32")
+            report.emit(f"ratios: cold random frame latency external/internal = {cold[1]:.1f}x (chunk 1), "
+                        f"{cold[32]:.1f}x (chunk 32); in-order throughput external (chunk 32)/internal = {seq:.2f}x")
+        return problems + [f"{m}: {e}" for m, e in results.errors.items()]
 
 
 def main(argv: list[str]) -> int:
+    child_entry(argv, METHODS)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=900)
     parser.add_argument("--gops", type=lambda t: [int(v) for v in t.split(",")], default=[250, 30],
                         help="keyframe intervals to measure, comma-separated (default 250,30)")
     parser.add_argument("--random", type=int, default=40)
-    parser.add_argument("--quick", action="store_true",
-                        help="60 frames, keyframes every 30, 5 random reads (the test suite runs it)")
+    common_args(parser, rounds=1)
     args = parser.parse_args(argv[1:])
     n, picks_n = (60, 5) if args.quick else (args.frames, args.random)
     if args.quick:
         args.gops = [30]
     report = Report()
-    command = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable), *argv])
-    report.emit(f"# command: {command}")
-    report.emit(f"# date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}; load average "
-                f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for line in header(argv, args.rounds or 1):
+        report.emit(line)
     report.emit(f"# random: {picks_n} frames at seeded random indices, one arr[i].compute() each; first = the first "
                 "read (external: also demuxes the file once to find keyframes); warm = later reads, one reader "
                 "(frames decoded on the way are kept); cold = video.close() before each read; dec/rd = frames "
@@ -230,12 +259,16 @@ def main(argv: list[str]) -> int:
     report.emit("# in-order = arr.blocks[k].compute() for k in order; compute = arr.compute() (dask threads, its "
                 "own order, plus assembling one array); decoded = frames PyAV decoded in that pass; MB = 1e6 bytes "
                 "of RGB frames")
+    problems = []
     for gop in args.gops:
-        run_gop(report, n, gop, picks_n)
-    report.emit(f"machine: nproc {os.cpu_count()}; {platform.machine()} {platform.system()}; python "
-                f"{platform.python_version()}; av {av.__version__}; dask {dask.__version__}; numpy {np.__version__}")
+        problems += run_gop(report, n, gop, picks_n, args.rounds or 1)
+    for problem in problems:
+        report.emit(f"MISMATCH {problem}")
+    if not problems:
+        report.emit("every method returned the frames PyAV decodes, byte for byte")
+    report.emit(machine_line(["av"]))
     report.save(RESULTS_PATH.parent / "quick" / RESULTS_PATH.name if args.quick else RESULTS_PATH)
-    return 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

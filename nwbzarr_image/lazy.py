@@ -257,7 +257,8 @@ class DirectArray(da.Array):
         if math.prod(shape) * self.dtype.itemsize > SMALL_SELECTION_BYTES:
             return DirectArray.wrap(super().__getitem__(key), source, key)
         # a small selection is one task: no slicing of the whole graph (which costs more than reading a frame)
-        name = f"{self.name}-getitem-{tokenize(key)}"
+        # named by the key's repr (ints and slices: deterministic), cheaper than tokenizing it
+        name = f"{self.name}-getitem-{hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()}"
         task = functools.partial(source.read_direct, key)
         graph = HighLevelGraph.from_collections(name, {(name, *(0,) * len(shape)): (task,)}, dependencies=())
         meta = np.empty((0,) * len(shape), dtype=self.dtype)

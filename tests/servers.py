@@ -87,8 +87,8 @@ class CountingHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self._sent(len(body))  # counted before the client can see the answer
         self.wfile.write(body)
-        self._sent(len(body))
 
 
 PHASE_PREFIX = "/__phase__/"

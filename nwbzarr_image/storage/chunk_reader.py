@@ -105,6 +105,7 @@ class ChunkReader:
         self.index_bytes = self.n_inner * 16 + (4 if index_crc else 0)
         self._indexes: OrderedDict[str, np.ndarray | None] = OrderedDict()
         self._lock = threading.Lock()
+        self._checked: set[str] = set()
         self.requests = 0  # store requests made (for tests and the benchmark)
 
     @classmethod
@@ -175,6 +176,22 @@ class ChunkReader:
                 self._place(piece, out)
 
             self._each(one, pieces)
+        elif self.local_root is not None:
+            by_shard: dict[str, list[Piece]] = {}
+            for piece in pieces:
+                by_shard.setdefault(piece.key, []).append(piece)
+
+            def shard(group: list[Piece]) -> None:  # one shard per thread: its reads overlap others' decoding
+                self._fetch_sharded(group, missing)
+                for piece in group:
+                    self._place(piece, out)
+
+            groups = list(by_shard.values())
+            if len(groups) > 1:
+                list(decode_pool().map(shard, groups))
+            else:
+                self._fetch_sharded(pieces, missing)
+                self._each(lambda piece: self._place(piece, out), pieces)
         else:
             if self.shards:
                 self._fetch_sharded(pieces, missing)
@@ -246,7 +263,9 @@ class ChunkReader:
                 missing.append(key[len(self.prefix):])
                 self._keep_index(key, None)
                 continue
-            index = self._parse_index(key, value[-self.index_bytes:] if self.index_at_end else value[:self.index_bytes])
+            value = memoryview(value)  # type: ignore[assignment]  # inner chunks as views: no copies
+            index = self._parse_index(key, bytes(value[-self.index_bytes:] if self.index_at_end
+                                                 else value[:self.index_bytes]))
             self._keep_index(key, index)
             for piece in by_shard[key]:
                 start, length = index[self.inner_position(piece.grid)]
@@ -282,6 +301,7 @@ class ChunkReader:
                 missing.append(run_[0].key[len(self.prefix):])
                 continue
             base = run_[0].byte_range[0]  # type: ignore[index]
+            value = memoryview(value)  # type: ignore[assignment]
             for piece in run_:
                 piece.data = value[piece.byte_range[0] - base:piece.byte_range[1] - base]  # type: ignore[index]
 
@@ -353,10 +373,15 @@ class ChunkReader:
         return [_ranged(value, byte_range) for value, (_, byte_range) in zip(values, requests, strict=True)]
 
     def _local_path(self, key: str) -> Path:
-        """The file of ``key``, checked as the store checks keys (no link out of the store is followed)."""
+        """The file of ``key``, checked as the store checks keys (no link out of the store is followed); each
+        key is checked once (a bounded set of them is kept)."""
         inside = getattr(self.store, "_inside", None)
-        if inside is not None:
+        if inside is not None and key not in self._checked:
             inside(key)
+            with self._lock:
+                if len(self._checked) > MAX_INDEXES:
+                    self._checked.clear()
+                self._checked.add(key)
         return self.local_root / key  # type: ignore[operator]
 
     def _local_get(self, key: str, byte_range: tuple[int, int] | int | None) -> bytes | None:
