@@ -30,6 +30,7 @@ from nwbzarr_image.external import (
     ExternalVideoError,
     resolve_external,
 )
+from nwbzarr_image.external.resolver import ExternalResolver
 from nwbzarr_image.io import consolidate, open, read, write  # noqa: A004
 from nwbzarr_image.iterators import DataChunkIterator, GenericDataChunkIterator
 from nwbzarr_image.model import (
@@ -52,8 +53,13 @@ from nwbzarr_image.model import (
     TimeSeries,
     ZarrDataIO,
 )
+from nwbzarr_image.model.ports import Services, install
 from nwbzarr_image.rechunk import rechunk_series
 from nwbzarr_image.storage.direct_source import play
+from nwbzarr_image.xr import DaskArrayViews
+
+# the one place where the model's ports get their implementations (see nwbzarr_image.model.ports)
+install(Services(arrays=DaskArrayViews(), external=ExternalResolver(None, cwd=True)))
 
 __version__ = "0.1.0"
 

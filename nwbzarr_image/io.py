@@ -9,9 +9,9 @@ from typing import Any, Literal
 import zarr
 from zarr.abc.store import Store
 
+from nwbzarr_image.bound import StoreSource
 from nwbzarr_image.errors import (
     ArgumentTypeError,
-    InvalidFileWarning,
     LayoutError,
     NWBZarrImageError,
     PerformanceWarning,
@@ -19,16 +19,15 @@ from nwbzarr_image.errors import (
     StoreNotFoundError,
     warn,
 )
-from nwbzarr_image.external.binding import add_num_samples, attach_resolvers, base_of
+from nwbzarr_image.external.binding import add_num_samples, base_of
 from nwbzarr_image.hdf5 import open_if_hdf5
-from nwbzarr_image.layout import GroupNode, decode_file, decode_late, encode_file
+from nwbzarr_image.layout import GroupNode, decode_file, encode_file
 from nwbzarr_image.layout.paths import COLLECTIONS
-from nwbzarr_image.model import NWBFile, TimeSeries
+from nwbzarr_image.model import NWBFile
 from nwbzarr_image.storage import stores
-from nwbzarr_image.storage.append import Appender
 from nwbzarr_image.storage.consolidate import consolidate_file
 from nwbzarr_image.storage.defaults import SHARD_ABOVE_BYTES, sharding
-from nwbzarr_image.storage.reader import is_consolidated, open_root, read_subtree, read_tree
+from nwbzarr_image.storage.reader import is_consolidated, open_root, read_tree
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
 from nwbzarr_image.storage.store_guard import guarded
 from nwbzarr_image.storage.transaction import WriteMode, recover, write_file
@@ -137,33 +136,26 @@ def _read(location: stores.Location | None, *, strict: bool, read_only: bool, st
             raise
         store = hdf5  # a remote HDF5 file whose name does not say so
         tree, consolidated, version = _read_tree(store, name, strict)
-    nwbfile = decode_file(tree, strict=strict)
+    nwbfile = decode_file(tree, strict=strict, zarr_format=version, source=name)
     if not consolidated:
         warn(PerformanceWarning(
             f"read {name}: the file has no consolidated metadata, so opening it lists the store and reads the "
             "metadata of every node (one request each). Consolidate it once: nzi.consolidate(url)."))
-    nwbfile.__dict__["_binding"] = (location, store)
-    attach_resolvers(nwbfile, location, given if given is not None else store)
-    nwbfile.__dict__["zarr_format"] = version
+    source = StoreSource(store, name, version, location, strict,
+                         base_of(location, given if given is not None else store))
+    source.nwbfile = nwbfile
+    nwbfile.source = source
     if version == 3 and consolidated:
         for attr, base in COLLECTIONS.items():
-            getattr(nwbfile, attr).find_missing = _late_finder(nwbfile, store, name, base)
+            getattr(nwbfile, attr).find_missing = _late_finder(source, base)
     return nwbfile
 
 
-def _late_finder(nwbfile: NWBFile, store: Store, name: str, base: str) -> Any:
+def _late_finder(source: StoreSource, base: str) -> Any:
     """Look a name up in the store when the consolidated metadata lacks it (written without consolidating)."""
 
     def find(child: str) -> Any:
-        path = f"{base}/{child}"
-        with stores.storage_errors(name, "read"):
-            node = read_subtree(store, path, name) if "/" not in child and child not in (".", "..") else None
-        if node is None:
-            return None
-        warn(InvalidFileWarning(
-            f"read {name}: {path} is in the store but not in the file's consolidated metadata (it was added "
-            "without consolidating); it is read from the store. Fix the file with nzi.consolidate(url)."))
-        return decode_late(nwbfile, node, path)
+        return source.find_missing(f"{base}/{child}") if "/" not in child else None
 
     return find
 
@@ -222,13 +214,12 @@ class BoundFile:
         self.mode = mode
         self.shard_above = shard_above
         self.nwbfile = _read(location, strict=strict, read_only=mode == "r")
-        if mode != "r" and self.nwbfile.__dict__.get("zarr_format") != 3:
+        if mode != "r" and self.nwbfile.zarr_format != 3:
             raise ReadOnlyError(f"open {location.url}: legacy Zarr format 2 files (hdmf-zarr <= 0.13) are read-only; "
                                 f"got mode {mode!r}. Convert it first: nzi.write(nzi.read(url), new_url).")
         if mode != "r":
-            appender = Appender(stores.open_store(location, read_only=False), location.url)
-            for obj in _all_series(self.nwbfile):
-                obj.__dict__["_appender"] = appender
+            assert isinstance(self.nwbfile.source, StoreSource)
+            self.nwbfile.source.enable_appends()
 
     def __enter__(self) -> NWBFile:
         return self.nwbfile
@@ -247,10 +238,6 @@ class BoundFile:
         add_num_samples(tree, self.nwbfile, base_of(self.location))
         with sharding(self.shard_above):
             add_new_nodes(stores.open_store(self.location, read_only=False), tree)
-
-
-def _all_series(nwbfile: NWBFile) -> list[TimeSeries]:
-    return [obj for obj in nwbfile.walk_objects() if isinstance(obj, TimeSeries)]
 
 
 def open(url: str | os.PathLike[str], mode: OpenMode = "r",  # noqa: A001

@@ -19,12 +19,12 @@ from nwbzarr_image.chunking import TARGET_CHUNK_BYTES
 from nwbzarr_image.errors import ArgumentTypeError, NodeNotFoundError, SchemaError, StoreExistsError
 from nwbzarr_image.io import open as open_file
 from nwbzarr_image.io import read, write
-from nwbzarr_image.lazy import as_dask, as_lazy
 from nwbzarr_image.model import ImageSeries, NWBFile, ProcessingModule, TimeSeries, ZarrDataIO
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.storage import siblings, stores
 from nwbzarr_image.storage.dask_store import store_dask
 from nwbzarr_image.storage.defaults import CHUNK_KEY_ENCODING
+from nwbzarr_image.storage.lazy import as_dask, as_lazy
 
 SLAB_COPIES = 2.5  # a slab task holds the source chunks, the joined slab and the encoded tiles
 

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image import io
-from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, PerformanceWarning, storage_error
+from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, PerformanceWarning, StoreUnreachableError
 from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
-from nwbzarr_image.storage.guard import guard
-from nwbzarr_image.storage.zarr_compat import list_keys
+from nwbzarr_image.model.record import ArrayRecord
+from nwbzarr_image.storage.guard import check_declared
 
 IMAGE_SHAPES = {"GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
                 "Image": [(None, None), (None, None, 3), (None, None, 4)]}
@@ -59,7 +59,7 @@ def validate(url: str, storage_options: dict[str, Any] | None = None, *, deep: b
         for images in _images(nwb):
             problems += _images_problems(images)
     problems += [_from_warning(w.message) for w in caught if isinstance(w.message, NWBZarrImageWarning)]
-    problems += _chunk_problems(nwb, url, storage_options, deep)
+    problems += _chunk_problems(nwb, deep)
     return sorted(set(problems), key=lambda p: (p.path, p.message))
 
 
@@ -72,7 +72,7 @@ def _from_warning(message: Warning) -> Problem:
 
 
 def _path(obj: Any) -> str:
-    return obj.__dict__.get("_stored_path", obj.name)
+    return obj.stored.path if obj.stored is not None else obj.name
 
 
 def _series(nwb: NWBFile) -> list[TimeSeries]:
@@ -120,50 +120,51 @@ def _images_problems(images: Images) -> list[Problem]:
     return found
 
 
-def _chunk_problems(nwb: NWBFile, url: str, storage_options: dict[str, Any] | None, deep: bool) -> list[Problem]:
+def _chunk_problems(nwb: NWBFile, deep: bool) -> list[Problem]:
     """Every chunk a frame or time array needs is in the store (and, when ``deep``, decodes)."""
-    if nwb.__dict__.get("zarr_format") != 3:
+    source = nwb.source
+    if nwb.zarr_format != 3 or source is None:
         return []
-    import zarr
-
-    store = nwb.__dict__["_binding"][1]  # the store read (a Zarr store, or an HDF5 file's view)
     found = []
     for series in _series(nwb):
-        for member in ("data", "timestamps"):
-            key = f"{_path(series).strip('/')}/{member}"
-            try:
-                array = guard(zarr.open_array(store, path=key, mode="r", zarr_format=3), "/" + key)
-            except (FileNotFoundError, zarr.errors.ArrayNotFoundError, KeyError):
+        for member, values in (("data", series.data), ("timestamps", series.timestamps)):
+            record = series.stored.array(member) if series.stored is not None else None
+            if record is None:
                 continue
-            except NWBZarrImageError as err:  # a declared size beyond the limits: its chunks are not listed
-                found.append(Problem("/" + key, str(err).removeprefix(f"/{key}: ")))
+            try:  # a declared size beyond the limits: its chunks are not listed
+                check_declared(record.path, record.shape, record.storage_unit, _itemsize(record.dtype))
+            except NWBZarrImageError as err:
+                found.append(Problem(record.path, str(err).removeprefix(f"{record.path}: ")))
                 continue
-            found += _array_chunks(array, key, deep)
+            found += _array_chunks(record, source.stored_keys(record.path.lstrip("/") + "/"), values, deep)
     return found
 
 
-def _array_chunks(array: Any, key: str, deep: bool) -> list[Problem]:
-    if not all(array.shape):
+def _itemsize(dtype: str) -> int:
+    return 8 if dtype in ("str", "object") else int(np.dtype(dtype).itemsize)
+
+
+def _array_chunks(record: ArrayRecord, present: set[str], values: Any, deep: bool) -> list[Problem]:
+    if not all(record.shape):
         return []
-    unit = tuple(array.shards) if array.shards else tuple(array.chunks)
-    grid = itertools.product(*(range(math.ceil(n / c)) for n, c in zip(array.shape, unit, strict=True)))
-    encode = array.metadata.chunk_key_encoding.encode_chunk_key
-    present = set(list_keys(array.store_path.store, f"{key}/"))
+    unit = record.storage_unit
+    grid = itertools.product(*(range(math.ceil(n / c)) for n, c in zip(record.shape, unit, strict=True)))
+    key = record.path.lstrip("/")
     found = []
     for index in grid:
-        chunk_key = f"{key}/{encode(index)}"
-        if chunk_key not in present:
-            found.append(Problem("/" + key, f"chunk {encode(index)} is not stored: its values read as the fill value "
-                                            "(zarr leaves out chunks equal to the fill value, so it may be meant)",
+        name = record.chunk_key(index)
+        if f"{key}/{name}" not in present:
+            found.append(Problem(record.path, f"chunk {name} is not stored: its values read as the fill value "
+                                              "(zarr leaves out chunks equal to the fill value, so it may be meant)",
                                  "warning"))
         elif deep:
             region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, unit, strict=True))
             try:
-                array[region]
-            except Exception as err:
-                if (unreachable := storage_error(err, str(array.store_path), "validate")) is not None:
-                    raise unreachable from err  # the store failed: nothing is known about the chunk
-                found.append(Problem("/" + key, f"chunk {encode(index)} cannot be decoded ({type(err).__name__})"))
+                np.asarray(values[region])
+            except StoreUnreachableError as err:  # the store failed: nothing is known about the chunk
+                raise StoreUnreachableError("validate " + str(err).removeprefix("read ")) from err
+            except NWBZarrImageError as err:
+                found.append(Problem(record.path, f"chunk {name} cannot be decoded ({type(err).__name__})"))
     return found
 
 

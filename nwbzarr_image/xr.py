@@ -11,21 +11,20 @@ import dask.array as da
 import numpy as np
 
 from nwbzarr_image.errors import MissingDependencyError, SchemaError
-from nwbzarr_image.lazy import as_lazy
+from nwbzarr_image.storage.lazy import as_lazy
 
 IMAGE_DIMS = ("frame", "x", "y")
 
 
-def _kinds(series: Any) -> set[str]:
-    return {str(getattr(cls, "neurodata_type", "")) for cls in type(series).__mro__}
+XR_NAMES = {"r, g, b": "color"}
 
 
 def series_dims(series: Any, ndim: int) -> tuple[str, ...]:
     """("frame", "x", "y"[, "z" | "color"]) for image series ("color" for OpticalSeries); for other series
     ("sample", "dim_1", ...)."""
-    kinds = _kinds(series)
-    if "ImageSeries" in kinds and 3 <= ndim <= 4:
-        return IMAGE_DIMS + (("color" if "OpticalSeries" in kinds else "z",) if ndim == 4 else ())
+    nwb = series.data_dims(ndim) if hasattr(series, "data_dims") else None
+    if nwb is not None and nwb[0] == IMAGE_DIMS[0]:
+        return tuple(XR_NAMES.get(d, d) for d in nwb)
     return ("sample", *(f"dim_{i}" for i in range(1, ndim)))
 
 
@@ -81,3 +80,13 @@ def to_xarray(series: Any, data: Any, timestamps: Any, in_units: bool = False) -
         "description": series.description,
     }
     return xarray.DataArray(data, dims=dims, coords={"time": time}, name=series.name, attrs=attrs)
+
+
+class DaskArrayViews:
+    """The :class:`~nwbzarr_image.model.ports.ArrayViews` of the model: dask for units, xarray for labels."""
+
+    def data_in_units(self, series: Any, data: Any, dtype: Any) -> da.Array:
+        return data_in_units(series, data, dtype)
+
+    def to_xarray(self, series: Any, data: Any, timestamps: Any, in_units: bool) -> Any:
+        return to_xarray(series, data, timestamps, in_units)

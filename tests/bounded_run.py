@@ -6,7 +6,6 @@ A failure to bound memory is then a test failure (MemoryError or a kill in the c
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import textwrap
@@ -28,12 +27,11 @@ class Outcome:
         return self.stdout.splitlines()
 
 
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
-
-PRELUDE = """
+# The child sets its own limit first thing: a preexec_fn would run between fork and exec in a process with
+# threads (zarr's event loop, dask's pools), where it can deadlock on a lock another thread held at the fork.
+PRELUDE = f"""
 import atexit, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))
 atexit.register(lambda: print("NZI-PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                               file=sys.stderr, flush=True))
 """
@@ -49,7 +47,7 @@ def bounded_run(args: list[str], *, code: str | None = None, timeout: float = 30
     program = PRELUDE + textwrap.dedent(code if code is not None else CLI)
     env = dict(os.environ, MALLOC_ARENA_MAX="2", OMP_NUM_THREADS="1")
     with subprocess.Popen([sys.executable, "-c", program, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env, preexec_fn=_limit) as child:
+                          text=True, env=env) as child:
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -40,7 +40,7 @@ def test_convert_video_then_info(tmp_path: Path, sample_video: Path, capsys: pyt
         "ImageSeries", 30.0, "n.a.", "mouse cam")
     np.testing.assert_array_equal(series.data.compute(), _decode_all(sample_video))
     capsys.readouterr()
-    assert main(["info", str(out)]) == 0
+    assert main(["info", str(out), "--full"]) == 0
     text = capsys.readouterr().out
     assert "/acquisition/behavior  ImageSeries" in text
     assert "shape (40, 240, 320, 3), dtype uint8" in text

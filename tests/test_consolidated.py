@@ -111,8 +111,8 @@ def test_two_photon_series_from_pynwb_reads_as_image_series_and_writes_back(tmp_
     assert tps.rate == 30.0 and tps.unit == "a.u." and tps.data.chunks  # lazy
     np.testing.assert_array_equal(tps.data.compute(), frames)
     assert tps.extra_attrs == {"pmt_gain": 2.0}
-    assert tps.__dict__["extra_links"] == {"imaging_plane": "/general/optophysiology/plane"}
-    np.testing.assert_allclose(tps.__dict__["extra_children"]["field_of_view"].data.load(), [0.1, 0.2])
+    assert tps.extra_links == {"imaging_plane": "/general/optophysiology/plane"}
+    np.testing.assert_allclose(tps.extra_children["field_of_view"].data.load(), [0.1, 0.2])
     copy = tmp_path / "copy.nwb.zarr"
     nzi.write(ours, str(copy))
     with NWBZarrIO(str(copy), mode="r") as io:

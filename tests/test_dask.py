@@ -19,7 +19,7 @@ from counting import CountingStore
 from zarr.storage import LocalStore
 
 import nwbzarr_image as nzi
-from nwbzarr_image.lazy import ZarrSource
+from nwbzarr_image.storage.lazy import ZarrSource
 
 # The scheduler always serves HTTP (health, metrics); with dashboard_address=None it tries port 8787 first and, when
 # another cluster holds it, warns and leaks the failed socket. A free loopback port avoids both (no dashboard is
@@ -92,7 +92,7 @@ def test_cluster_mean_dff_and_write_back(where, tmp_path, start_time, client, re
     dff = _dff(series.data, mean)
     np.testing.assert_array_equal(dff.compute(), _dff(FRAMES, FRAMES.mean(axis=0)))
     # the workers read the store themselves, with the storage options carried in the graph
-    opened = client.run(lambda: len(__import__("nwbzarr_image.lazy").lazy._cache))
+    opened = client.run(lambda: len(__import__("nwbzarr_image.storage.lazy").storage.lazy._cache))
     assert len(opened) == 2 and sum(opened.values()) >= 1
     with nzi.open(url, "a", storage_options=options) as f:
         module = f.create_processing_module("ophys", "dF/F")

@@ -317,7 +317,7 @@ def test_cli_convert_external_then_info(tmp_path: Path, capsys: pytest.CaptureFi
     np.testing.assert_array_equal(series.external_frames().compute(),
                                   pyav_decode(tmp_path / "videos" / "cam.mp4", "rgb24"))
     capsys.readouterr()
-    assert main(["info", str(out)]) == 0
+    assert main(["info", str(out), "--full"]) == 0
     text = capsys.readouterr().out
     assert "external files: 1, 30 frames in all (format 'external', num_samples 30)" in text
     assert "videos/cam.mp4  starting frame 0, 30 frames (48x64x3 uint8, h264, 25 Hz)" in text
@@ -332,5 +332,5 @@ def test_cli_info_does_not_open_files_outside(tmp_path: Path, capsys: pytest.Cap
     out = tmp_path / "data" / "o.nwb.zarr"
     assert main(["convert", str(tmp_path / "v.mp4"), str(out), "--external", "--no-progress"]) == 0
     assert "note: ../v.mp4 is outside the output's directory" in capsys.readouterr().out
-    assert main(["info", str(out)]) == 0
+    assert main(["info", str(out), "--full"]) == 0
     assert "../v.mp4  starting frame 0, not read: ExternalPathError" in capsys.readouterr().out

@@ -36,7 +36,7 @@ def listing(errors: list[str]) -> str:
 
 
 def store_of(nwbfile: nzi.NWBFile) -> Hdf5Store:
-    store = nwbfile.__dict__["_binding"][1]
+    store = nwbfile.source.store
     assert isinstance(store, Hdf5Store)
     return store
 
@@ -234,10 +234,10 @@ def test_two_photon_and_one_photon_series_kept_as_image_series(tmp_path: Path) -
             assert (ours.neurodata_type, ours.namespace) == (type(theirs).__name__, "core")
             assert ours.object_id == theirs.object_id and ours.rate == theirs.rate and ours.unit == theirs.unit
             np.testing.assert_array_equal(ours.data.compute(), theirs.data[:])
-            assert ours.__dict__["extra_links"]["imaging_plane"] == "/general/optophysiology/plane"
+            assert ours.extra_links["imaging_plane"] == "/general/optophysiology/plane"
         assert got.acquisition["tps"].extra_attrs == {"pmt_gain": 2.0}
         assert got.acquisition["tps"].device is got.devices["scope"]
-        np.testing.assert_allclose(got.acquisition["tps"].__dict__["extra_children"]["field_of_view"].data.load(),
+        np.testing.assert_allclose(got.acquisition["tps"].extra_children["field_of_view"].data.load(),
                                    expected.acquisition["tps"].field_of_view[:])
         assert got.acquisition["ops"].extra_attrs == {"exposure_time": 0.01, "binning": 2}
 

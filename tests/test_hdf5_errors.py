@@ -172,7 +172,7 @@ def test_chunks_are_listed_once_with_chunk_iter_on_first_read(layouts_h5: Path, 
     np.testing.assert_array_equal(data[40:].compute(), MOVIE[40:])
     np.testing.assert_array_equal(data.compute(), MOVIE)
     assert len(calls) == 1 and calls[0][1].startswith(THREAD_NAME)
-    table = nwbfile.__dict__["_binding"][1].tables["acquisition/tiny/data"]
+    table = nwbfile.source.store.tables["acquisition/tiny/data"]
     assert table.table.dtype.itemsize == 12 and len(table.table) == 4 * 13 * 7
     np.testing.assert_array_equal(nwbfile.acquisition["gzip_shuffle"].data[1].compute(), MOVIE[1])
     assert len(calls) == 2

@@ -79,7 +79,7 @@ def test_http_without_an_hdf5_suffix_is_probed_after_zarr(served: Path, tmp_path
     shutil.copy(served, root / "assets" / "abc" / "download")
     with http_server(root, ranges=True) as server:
         got = nzi.read(f"{server.url}/assets/abc/download")
-        assert isinstance(got.__dict__["_binding"][1], Hdf5Store)
+        assert isinstance(got.source.store, Hdf5Store)
         np.testing.assert_array_equal(got.acquisition["framed"].data[:3].compute(), FRAMED[:3])
 
 

@@ -103,13 +103,13 @@ def _check_foreign_nodes(nwb: nzi.NWBFile) -> None:
     assert fancy.links == {"device": "/general/devices/cam"}
     np.testing.assert_array_equal(fancy.children["values"].data.load(), np.arange(6))
     assert (nwb.subject.species, nwb.subject.subject_id) == ("Mus musculus", "m1")
-    assert nwb.subject.__dict__["extra_children"]["favourite_food"].data.load() == "cheese"
+    assert nwb.subject.extra_children["favourite_food"].data.load() == "cheese"
     assert nwb.extra_nodes["/general/lab_meta"].attrs["neurodata_type"] == "LabMetaData"
     assert nwb.extra_nodes["/general/lab_meta"].children["rig"].data.load() == "rig 3"
     assert nwb.extra_nodes["/intervals"].children["trials"].attrs["description"] == "trials"
     vid = nwb.acquisition["vid"]
     assert vid.extra_attrs == {"lab_note": "kept"}
-    assert vid.__dict__["extra_children"]["sync"].attrs == {"note": "lab sync"}
+    assert vid.extra_children["sync"].attrs == {"note": "lab sync"}
 
 
 def test_unknown_types_and_groups_are_read_and_kept(tmp_path: Path) -> None:

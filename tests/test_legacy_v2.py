@@ -35,7 +35,7 @@ def find(nwb: nzi.NWBFile, path: str) -> Any:
 
 
 def stored_path(obj: Any) -> str:
-    return obj.__dict__["_stored_path"]
+    return obj.stored.path
 
 
 def check_array(got: Any, expected: dict[str, Any], where: str) -> None:
@@ -69,7 +69,7 @@ def check_series(series: Any, exp: dict[str, Any], path: str) -> None:
         elif name in ("device", "masked_imageseries", "indexed_images", "indexed_timeseries"):
             assert stored_path(getattr(series, name)) == target, f"{path} link {name}"
         else:
-            assert series.__dict__["extra_links"][name] == target, f"{path} link {name}"
+            assert series.extra_links[name] == target, f"{path} link {name}"
     for attr in ("external_file", "format", "num_samples", "distance", "orientation"):
         if attr in exp:
             assert getattr(series, attr) == exp[attr], f"{path}.{attr}"
@@ -85,7 +85,7 @@ def check_series(series: Any, exp: dict[str, Any], path: str) -> None:
         assert isinstance(series, nzi.ImageSeries)
         assert series.extra_attrs["pmt_gain"] == exp["pmt_gain"]
         assert series.extra_attrs["scan_line_rate"] == exp["scan_line_rate"]
-        np.testing.assert_allclose(series.__dict__["extra_children"]["field_of_view"].data.load(),
+        np.testing.assert_allclose(series.extra_children["field_of_view"].data.load(),
                                    exp["field_of_view"])
 
 

@@ -18,7 +18,7 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 from zarr.storage import LocalStore
 
 import nwbzarr_image as nzi
-from nwbzarr_image.lazy import DirectArray
+from nwbzarr_image.storage.lazy import DirectArray
 
 LAYOUTS = {
     "chunked": {"chunks": (8, 16, 12), "shards": None},

@@ -3,67 +3,75 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
-import zarr
+import numpy as np
 
 from nwbzarr_image import io
 from nwbzarr_image.external.resolver import describe_files
 from nwbzarr_image.model import ExternalImage, Image, Images, ImageSeries, NWBFile, TimeSeries
-from nwbzarr_image.storage.reader import open_root
+from nwbzarr_image.model.core import raw
+from nwbzarr_image.model.record import ArrayRecord
 
 
 def add_info_parser(commands: Any) -> None:
     p = commands.add_parser("info", help="describe the image series of an NWB Zarr file",
                             description="Print each series' type, shape, dtype, chunks/shards, codec, "
-                                        "compression ratio, rate and duration.")
+                                        "rate and duration (with --full, compression ratios and external files).")
     p.add_argument("url", help="path or fsspec URL of an NWB Zarr file")
+    p.add_argument("--full", action="store_true",
+                   help="also read what the metadata does not hold: each series' compression ratio (a listing of "
+                        "its chunks), the duration of timestamped series and the external files' headers; without "
+                        "it, info costs exactly the requests of opening the file")
     p.set_defaults(run=run_info)
 
 
-def codec_text(array: Any) -> str:
-    codecs = [c.to_dict() if hasattr(c, "to_dict") else _numcodecs_dict(c) for c in array.compressors]
-    if not codecs:
+def codec_text(record: ArrayRecord) -> str:
+    if not record.compressors:
         return "none"
     parts = []
-    for codec in codecs:
-        conf = codec.get("configuration", {})
+    for codec in record.compressors:
+        conf = codec.get("configuration", codec)
         detail = ",".join(f"{k}={v}" for k, v in conf.items() if k in ("cname", "clevel", "level", "shuffle"))
-        parts.append(f"{codec['name']}({detail})" if detail else codec["name"])
+        name = codec.get("name", codec.get("id", "?"))
+        parts.append(f"{name}({detail})" if detail else name)
     return "+".join(parts)
 
 
-def _numcodecs_dict(codec: Any) -> dict[str, Any]:
-    """A format 2 (numcodecs) codec in the shape of a format 3 one."""
-    if not hasattr(codec, "get_config"):
-        return {"name": str(codec)}
-    config = dict(codec.get_config())
-    return {"name": str(config.pop("id", type(codec).__name__)), "configuration": config}
+def storage_text(record: ArrayRecord, stored_bytes: int | None) -> str:
+    shards = f", shards {record.shards}" if record.shards else ""
+    text = f"chunks {record.chunks}{shards}, codec {codec_text(record)}"
+    if stored_bytes is None:
+        return text
+    nbytes = math.prod(record.shape) * np.dtype(record.dtype).itemsize if record.dtype != "str" else 0
+    ratio = f"{nbytes / stored_bytes:.2f}x" if stored_bytes and nbytes else "n/a"
+    return f"{text}, compression {ratio}"
 
 
-def storage_text(array: Any) -> str:
-    stored = array.nbytes_stored()
-    ratio = f"{array.nbytes / stored:.2f}x" if stored else "n/a"
-    shards = f", shards {tuple(array.shards)}" if array.shards else ""
-    return f"chunks {tuple(array.chunks)}{shards}, codec {codec_text(array)}, compression {ratio}"
-
-
-def series_lines(path: str, series: TimeSeries, root: zarr.Group) -> list[str]:
+def series_lines(path: str, series: TimeSeries, sizes: bool) -> list[str]:
     data = series.data
     lines = [f"{path}  {series.neurodata_type}"]
     lines.append(f"    data: shape {tuple(data.shape)}, dtype {data.dtype}, unit {series.unit!r}")
-    key = f"{path.strip('/')}/data"
-    if key in root and series.data_link_target is None:
-        lines.append(f"    storage: {storage_text(root[key])}")
+    record = series.stored.array("data") if series.stored is not None else None
+    if record is not None and series.data_link_target is None:
+        source = series.file_source()
+        stored = source.stored_bytes(record.path.lstrip("/") + "/") if sizes and source is not None else None
+        lines.append(f"    storage: {storage_text(record, stored)}")
     if series.rate is not None:
         timing = f"rate {series.rate:g} Hz, starting_time {series.starting_time:g} s"
     else:
         timing = "timestamps"
-    duration = series.get_duration()
-    lines.append(f"    timing: {timing}, {series.num_samples} samples, duration "
-                 f"{'unknown' if duration is None else f'{duration:.3f} s'}")
-    if isinstance(series, ImageSeries) and series.external_file is not None:
-        lines += external_lines(series)
+    if series.rate is not None or sizes:
+        duration = series.get_duration()  # with timestamps, reads the first and the last
+        lines.append(f"    timing: {timing}, {series.num_samples} samples, duration "
+                     f"{'unknown' if duration is None else f'{duration:.3f} s'}")
+    else:
+        lines.append(f"    timing: {timing}, {series.num_samples} samples")
+    if isinstance(series, ImageSeries) and raw(series, "external_file") is not None:
+        lines += external_lines(series) if sizes else [
+            f"    external files: {series.stored.array('external_file').shape[0] if series.stored else '?'} "
+            f"(format {series.format!r}; --full lists them)"]
     if series.description and series.description != "no description":
         lines.append(f"    description: {series.description}")
     return lines
@@ -86,7 +94,7 @@ def external_lines(series: ImageSeries) -> list[str]:
     return lines
 
 
-def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
+def file_lines(nwb: NWBFile, sizes: bool = False) -> list[str]:
     lines = [f"NWBFile {nwb.identifier!r}: {nwb.session_description}", f"  session start {nwb.session_start_time}"]
     placed = [("/acquisition", nwb.acquisition), ("/stimulus/presentation", nwb.stimulus),
               ("/stimulus/templates", nwb.stimulus_template)]
@@ -95,7 +103,7 @@ def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
         for name, obj in collection.items():
             path = f"{base}/{name}"
             if isinstance(obj, TimeSeries):
-                lines += series_lines(path, obj, root)
+                lines += series_lines(path, obj, sizes)
             elif isinstance(obj, Images):
                 lines.append(f"{path}  Images, {len(obj)} images")
                 for image in obj:
@@ -111,10 +119,5 @@ def file_lines(nwb: NWBFile, root: zarr.Group) -> list[str]:
 
 def run_info(args: argparse.Namespace) -> int:
     nwb = io.read(args.url)
-    store = nwb.__dict__["_binding"][1]  # the store read (a Zarr store, or an HDF5 file's view)
-    if nwb.__dict__.get("zarr_format") == 2:  # legacy hdmf-zarr file: each array's own .zarray
-        root = zarr.open_group(store, mode="r", zarr_format=2, use_consolidated=False)
-    else:
-        root = open_root(store)
-    print("\n".join(file_lines(nwb, root)))
+    print("\n".join(file_lines(nwb, sizes=args.full)))
     return 0

@@ -14,7 +14,7 @@ from nwbzarr_image.external.frames import check_frame_counts
 from nwbzarr_image.external.paths import ExternalBase
 from nwbzarr_image.external.resolver import ExternalResolver, external_texts
 from nwbzarr_image.layout import GroupNode
-from nwbzarr_image.layout.encode import scalar
+from nwbzarr_image.layout.codecs.common import scalar
 from nwbzarr_image.layout.paths import object_paths
 from nwbzarr_image.model import ImageSeries, NWBFile
 from nwbzarr_image.model.core import raw
@@ -31,15 +31,6 @@ def base_of(location: Location | None, store: Store | None = None) -> ExternalBa
         fs = getattr(store.fs, "sync_fs", None)
         return ExternalBase.of_file(fs, store.path) if fs is not None else None
     return None
-
-
-def attach_resolvers(nwbfile: NWBFile, location: Location | None, store: Store | None) -> None:
-    """Give the file and each of its ImageSeries the resolver of the file's directory."""
-    resolver = ExternalResolver(base_of(location, store))
-    nwbfile.__dict__["_external_resolver"] = resolver
-    for obj in nwbfile.walk_objects():
-        if isinstance(obj, ImageSeries):
-            obj.__dict__["_external_resolver"] = resolver
 
 
 def _unreadable(series: ImageSeries, base: ExternalBase | None, reason: str) -> None:
@@ -71,7 +62,7 @@ def add_num_samples(tree: GroupNode, nwbfile: NWBFile, base: ExternalBase | None
     for obj in nwbfile.walk_objects():
         if not isinstance(obj, ImageSeries) or raw(obj, "external_file") is None:
             continue
-        if obj.__dict__.get("_stored_path") is not None or id(obj) not in paths:
+        if obj.stored is not None or id(obj) not in paths:
             continue  # already in the file: written (and checked) before
         total = frame_total(obj, base)
         if total is None or obj.explicit_num_samples is not None:

@@ -121,12 +121,12 @@ class VideoFile:
         self.num_frames = num_frames or self._packets().num_frames
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = dict(vars(self))
         state.update(_lock=None, _decoding=None, _idle=[], _cache={}, _cache_bytes=0, frames_decoded=0)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        vars(self).update(state)
         self._lock, self._decoding = threading.Lock(), threading.Lock()
 
     def _open(self) -> tuple[Any, Any, Any]:

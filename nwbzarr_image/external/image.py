@@ -25,30 +25,19 @@ def _import_pil() -> Any:
     return Image
 
 
-def base_of_image(image: Any) -> ExternalBase | None:
-    """The directory the image's path resolves against: that of the NWB file it was read from, else the
-    current working directory."""
-    owner = image
-    while owner is not None:
-        resolver = owner.__dict__.get("_external_resolver")
-        if resolver is not None:
-            return resolver.base
-        owner = getattr(owner, "parent", None)
-    return ExternalBase.cwd()
-
-
-def resolve_image(image: Any, *, allow_outside: bool = False,
+def resolve_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
                   allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> ExternalTarget:
-    """Where the file of ``image`` is, refused outside the NWB file's directory unless allowed."""
-    return resolve_external(base_of_image(image), str(image.data), allow_outside=allow_outside,
-                            allowed_roots=list(allowed_roots), where=image.where)
+    """Where the file of ``image`` is (relative to ``base``), refused outside it unless allowed."""
+    return resolve_external(base, str(image.data), allow_outside=allow_outside, allowed_roots=list(allowed_roots),
+                            where=image.where)
 
 
-def decode_external_image(image: Any, *, allow_outside: bool = False,
+def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
                           allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> np.ndarray:
-    """The pixels of the file of ``image`` (see :meth:`nwbzarr_image.ExternalImage.pixels`)."""
+    """The pixels of the file of ``image`` (see :meth:`nwbzarr_image.ExternalImage.pixels`), its path resolved
+    against ``base``."""
     pil = _import_pil()
-    target = resolve_image(image, allow_outside=allow_outside, allowed_roots=allowed_roots)
+    target = resolve_image(image, base, allow_outside=allow_outside, allowed_roots=allowed_roots)
     try:
         with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
             found = picture.format
@@ -69,11 +58,11 @@ def decode_external_image(image: Any, *, allow_outside: bool = False,
     return pixels
 
 
-def header_of(image: Any, *, allow_outside: bool = False,
+def header_of(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
               allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype :func:`decode_external_image` gives, from the file's header (no pixel is decoded)."""
     pil = _import_pil()
-    target = resolve_image(image, allow_outside=allow_outside, allowed_roots=allowed_roots)
+    target = resolve_image(image, base, allow_outside=allow_outside, allowed_roots=allowed_roots)
     try:
         with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
             width, height = picture.size
@@ -95,16 +84,17 @@ def header_of(image: Any, *, allow_outside: bool = False,
     return ((height, width) if bands == 1 else (height, width, bands)), dtype
 
 
-def lazy_external_image(image: Any, *, allow_outside: bool = False,
+def lazy_external_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
                         allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> Any:
     """The pixels of ``image`` as a one-chunk dask array: the header is read now, the pixels on compute."""
     import dask
     import dask.array as da
 
     roots = list(allowed_roots)
-    shape, dtype = header_of(image, allow_outside=allow_outside, allowed_roots=roots)
+    shape, dtype = header_of(image, base, allow_outside=allow_outside, allowed_roots=roots)
     # not pure: tokenizing the image would hash the whole file it belongs to
-    task = dask.delayed(decode_external_image, pure=False)(image, allow_outside=allow_outside, allowed_roots=roots)
+    task = dask.delayed(decode_external_image, pure=False)(image, base, allow_outside=allow_outside,
+                                                           allowed_roots=roots)
     return da.from_delayed(task, shape=shape, dtype=dtype)
 
 

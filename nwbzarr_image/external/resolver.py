@@ -26,12 +26,19 @@ class ExternalResolver:
         The NWB file's directory; None when it has none (read from a zarr store object).
     """
 
-    def __init__(self, base: ExternalBase | None) -> None:
-        self.base = base
+    def __init__(self, base: ExternalBase | None, *, cwd: bool = False) -> None:
+        self._base = base
+        self._cwd = cwd
+
+    @property
+    def base(self) -> ExternalBase | None:
+        """The directory relative paths resolve against (the current one, looked up now, for ``cwd``)."""
+        return ExternalBase.cwd() if self._cwd else self._base
 
     @classmethod
     def cwd(cls) -> ExternalResolver:
-        return cls(ExternalBase.cwd())
+        """A resolver against the current working directory at the time of each use."""
+        return cls(None, cwd=True)
 
     def targets(self, series: Any, *, allow_outside: bool = False,
                 allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> list[ExternalTarget]:
@@ -48,6 +55,16 @@ class ExternalResolver:
         return ExternalVideo(files, series.starting_frame, series.explicit_num_samples, where=series.where)
 
 
+    def image(self, image: Any, *, lazy: bool = False, allow_outside: bool = False,
+              allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> Any:
+        """The pixels of an ExternalImage's file (a numpy array, or a one-chunk dask array when ``lazy``), its
+        path resolved against this resolver's directory."""
+        from nwbzarr_image.external.image import decode_external_image, lazy_external_image  # Pillow when used
+
+        read = lazy_external_image if lazy else decode_external_image
+        return read(image, self.base, allow_outside=allow_outside, allowed_roots=allowed_roots)
+
+
 def external_texts(series: Any) -> list[str]:
     """The stored ``external_file`` entries as str (bytes decoded as UTF-8)."""
     values = np.asarray(series.external_file).ravel().tolist()
@@ -60,7 +77,7 @@ def describe_files(series: Any) -> list[tuple[str, int, VideoFile | None, str]]:
     Paths are resolved as :meth:`ImageSeries.external_video` does by default (nothing outside the NWB file's
     directory is opened); a file that cannot be used gets None and the first sentence of the error.
     """
-    resolver = series.__dict__.get("_external_resolver") or ExternalResolver.cwd()
+    resolver = series.external_files()
     texts = external_texts(series)
     starts = np.asarray(series.starting_frame if series.starting_frame is not None else [0]).ravel().tolist()
     rows: list[tuple[str, int, VideoFile | None, str]] = []

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image.hdf5.view import ArraySource
-from nwbzarr_image.lazy import ZarrSource, read_errors
+from nwbzarr_image.storage.lazy import ZarrSource, read_errors
 
 BLOCK_BYTES = 64 * 1024 * 1024
 MAX_ROW_BYTES = 256 * 1024 * 1024  # a row of chunks over whole frames is split (at chunk edges) only above this

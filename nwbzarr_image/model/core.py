@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from nwbzarr_image.errors import InvalidFileWarning, SchemaError, warn
 from nwbzarr_image.model.parse import Deferred, parse_name
+from nwbzarr_image.model.record import StorageRecord
 
 
 class field:  # noqa: N801 - used like ``property``
@@ -37,6 +38,11 @@ class field:  # noqa: N801 - used like ``property``
 def raw(obj: Any, name: str) -> Any:
     """The stored form of a field (a :class:`Deferred` stays unloaded)."""
     return obj.__dict__.get("_field_" + name)
+
+
+def set_raw(obj: Any, name: str, value: Any) -> None:
+    """Set a field as the read path does: a :class:`Deferred` or a decoded value, before the object is sealed."""
+    obj.__dict__["_field_" + name] = value
 
 
 @dataclass
@@ -70,12 +76,25 @@ class Container:
     name: str
     object_id: str
     parent: Container | None
+    extra_attrs: dict[str, Any]
+    #: Where the object was read from (set by the reader); None for objects made in this process.
+    stored: StorageRecord | None
+    #: Members of a read object that this library does not model, kept and written back as they were.
+    extra_children: dict[str, Any]
+    #: Links of a read object that this library does not model (name -> target path), kept and written back.
+    extra_links: dict[str, str]
 
     def _init_container(self, name: Any) -> None:
         self.name = parse_name(f"{type(self).__name__} {name!r}", name)
         self.object_id = str(uuid.uuid4())
+        self._init_state()
+
+    def _init_state(self) -> None:
         self.parent = None
-        self.extra_attrs: dict[str, Any] = {}
+        self.extra_attrs = {}
+        self.stored = None
+        self.extra_children = {}
+        self.extra_links = {}
 
     @property
     def where(self) -> str:
@@ -90,9 +109,18 @@ class Container:
         obj = cls.__new__(cls)
         obj.name = name
         obj.object_id = object_id or str(uuid.uuid4())
-        obj.parent = None
-        obj.extra_attrs = {}
+        obj._init_state()
         return obj
+
+    def file_source(self) -> Any:
+        """The :class:`~nwbzarr_image.model.ports.FileSource` of the file this object was read from, or None."""
+        owner: Any = self
+        while owner is not None:
+            source = getattr(owner, "source", None)
+            if source is not None:
+                return source
+            owner = owner.parent
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

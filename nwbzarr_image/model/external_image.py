@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nwbzarr_image.errors import SchemaError
+from nwbzarr_image.model import ports
 from nwbzarr_image.model.core import field
 from nwbzarr_image.model.images import BaseImage
 from nwbzarr_image.model.parse import parse_str
@@ -91,16 +92,16 @@ class ExternalImage(BaseImage):
         file it was read from (any fsspec URL), else the current working directory; nothing outside it is
         opened unless allowed.
         """
-        from nwbzarr_image.external.image import decode_external_image  # Pillow and fsspec only when used
-
-        return decode_external_image(self, allow_outside=allow_outside, allowed_roots=allowed_roots)
+        return self._files().image(self, lazy=False, allow_outside=allow_outside, allowed_roots=allowed_roots)
 
     def to_dask(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> Any:
         """The pixels as a lazy one-chunk dask array: the file's header is read now (for shape and dtype), its
         pixels are decoded when computed. Arguments and errors as in :meth:`pixels`."""
-        from nwbzarr_image.external.image import lazy_external_image
+        return self._files().image(self, lazy=True, allow_outside=allow_outside, allowed_roots=allowed_roots)
 
-        return lazy_external_image(self, allow_outside=allow_outside, allowed_roots=allowed_roots)
+    def _files(self) -> ports.ExternalFiles:
+        source = self.file_source()
+        return source.external if source is not None else ports.services().external
 
     def _check_read(self, checker: Any) -> None:
         """Rules checked on read (a value kept as stored when it breaks one)."""

@@ -12,6 +12,7 @@ from nwbzarr_image.model.device import Device
 from nwbzarr_image.model.general import GENERAL_FIELDS, parse_general
 from nwbzarr_image.model.module import Collection, ProcessingModule
 from nwbzarr_image.model.parse import Deferred, parse_str
+from nwbzarr_image.model.ports import FileSource
 from nwbzarr_image.model.subject import Subject
 
 __all__ = ["GENERAL_FIELDS", "Collection", "NWBFile", "ProcessingModule"]
@@ -174,6 +175,16 @@ class NWBFile(Container):
         if subject is not None and subject.parent is None:
             subject.parent = self
         self._seal()
+
+    def _init_state(self) -> None:
+        super()._init_state()
+        #: The store this file was read from (set by ``nzi.read``/``nzi.open``); None for a new file.
+        self.source: FileSource | None = None
+
+    @property
+    def zarr_format(self) -> int | None:
+        """The Zarr format of the file it was read from (2 for hdmf-zarr <= 0.13 files), or None."""
+        return self.stored.zarr_format if self.stored is not None else None
 
     def _init_collections(self) -> None:
         self.acquisition: Collection[Any] = Collection("NWBFile.acquisition", self)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, SchemaError, warn
+from nwbzarr_image.model import ports
 from nwbzarr_image.model.core import Checker, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.device import Device
@@ -61,6 +62,7 @@ class ImageSeries(TimeSeries):
     DEFAULT_DATA: ClassVar[np.ndarray] = np.ndarray((0, 0, 0), dtype=np.uint8)
     _timed_check_lengths: ClassVar[bool] = False
     _data_shapes: ClassVar[list[tuple[int | None, ...]]] = FRAME_SHAPES
+    _fourth_dim: ClassVar[str] = "z"
 
     format = field()
     external_file = field()
@@ -137,10 +139,17 @@ class ImageSeries(TimeSeries):
     def _parse_frames(self, data: Any) -> Any:
         return _parse_data_or_link(self.where, data, self._data_shapes, FRAME_FIX)
 
+    @classmethod
+    def data_dims(cls, ndim: int) -> tuple[str, ...] | None:
+        return {3: ("frame", "x", "y"), 4: ("frame", "x", "y", cls._fourth_dim)}.get(ndim)
+
+    def _check_read(self, checker: Checker) -> None:
+        self._check_image(checker)
+
     def _check_image(self, checker: Checker) -> None:
         """Rules IS-4 .. IS-12 of the spec, in pynwb's order (the read path runs them too)."""
         w = self.where
-        if self.__dict__.get("_data") is None:
+        if self._data is None:
             self._set_data(self.DEFAULT_DATA)
         if raw(self, "unit") is None:
             self.unit = self.DEFAULT_UNIT
@@ -222,15 +231,13 @@ class ImageSeries(TimeSeries):
         if raw(self, "external_file") is None:
             raise SchemaError(f"{self.where}: has no external_file; expected a series with format='external'. "
                               "Its frames are in .data.")
-        from nwbzarr_image.external.resolver import ExternalResolver  # dask and fsspec only when used
+        return self.external_files().video(self, allow_outside=allow_outside, allowed_roots=allowed_roots,
+                                           color=color)
 
-        resolver = self.__dict__.get("_external_resolver")
-        owner = self.parent
-        while resolver is None and owner is not None:
-            resolver = owner.__dict__.get("_external_resolver")
-            owner = getattr(owner, "parent", None)
-        resolver = resolver or ExternalResolver.cwd()
-        return resolver.video(self, allow_outside=allow_outside, allowed_roots=allowed_roots, color=color)
+    def external_files(self) -> ports.ExternalFiles:
+        """The resolver of external files: the read file's directory, else the current working directory."""
+        source = self.file_source()
+        return source.external if source is not None else ports.services().external
 
     def external_frames(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = (),
                         frames_per_chunk: int = 32, color: bool | None = None) -> Any:
@@ -333,6 +340,7 @@ class OpticalSeries(ImageSeries):
 
     neurodata_type = "OpticalSeries"
     _data_shapes: ClassVar[list[tuple[int | None, ...]]] = [(None, None, None), (None, None, None, 3)]
+    _fourth_dim: ClassVar[str] = "r, g, b"
     distance = field()
     field_of_view = field()
     orientation = field()

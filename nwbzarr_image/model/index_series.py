@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nwbzarr_image.errors import ArgumentTypeError, NWBDeprecationWarning, NWBRuleWarning, warn
-from nwbzarr_image.model.core import Checker, field, raw
+from nwbzarr_image.model.core import Checker, field, raw, set_raw
 from nwbzarr_image.model.images import Images
 from nwbzarr_image.model.parse import parse_str
 from nwbzarr_image.model.timeseries import TimeSeries, _parse_data_or_link
@@ -71,7 +71,7 @@ class IndexSeries(TimeSeries):
         if self.unit and self.unit != "N/A":
             warn(NWBRuleWarning(f"{w}: The 'unit' field of IndexSeries is fixed to the value 'N/A'; got "
                                 f"{self.unit!r}, and 'N/A' is stored."))
-        self.__dict__["_field_unit"] = "N/A"
+        set_raw(self, "unit", "N/A")
         self.indexed_timeseries = indexed_timeseries
         self.indexed_images = indexed_images
         self._check_index(Checker())
@@ -80,6 +80,9 @@ class IndexSeries(TimeSeries):
                                        "Use the indexed_images field instead."))
         self._seal()
 
+    def _check_read(self, checker: Checker) -> None:
+        self._check_index(checker)
+
     def _check_index(self, checker: Checker) -> None:
         """Rules X-3 and X-5 .. X-9 (the read path runs them too)."""
         w = self.where
@@ -87,7 +90,7 @@ class IndexSeries(TimeSeries):
             checker.problem(f"{w}: Either indexed_timeseries or indexed_images must be provided when creating an "
                             "IndexSeries; got neither. Pass indexed_images=<Images with order_of_images>.",
                             on_read="warn")
-        self.__dict__["_field_unit"] = "N/A"
+        set_raw(self, "unit", "N/A")
         self._check_timing(checker)
         self._check_lengths(checker)
         for attr, default in (("conversion", 1.0), ("resolution", -1.0), ("offset", 0.0)):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nwbzarr_image.errors import ArgumentTypeError, NWBRuleWarning, ReadOnlyError, SchemaError, warn
+from nwbzarr_image.model import ports
 from nwbzarr_image.model.core import Checker, Container, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.parse import length_of, parse_array, parse_float, parse_str
@@ -126,21 +127,43 @@ class TimeSeries(Container):
         self.control = parse_array(w, "control", control, shapes=[(None,)])
         self.control_description = parse_array(w, "control_description", control_description, shapes=[(None,)])
 
+    def _init_state(self) -> None:
+        super()._init_state()
+        self.data_link: set[TimeSeries] = set()
+        self.timestamp_link: set[TimeSeries] = set()
+        self._data: Any = None
+        self._timestamps: Any = None
+
     def _set_data(self, data: Any) -> None:
-        self.__dict__["_data"] = data
-        self.__dict__.setdefault("data_link", set())
-        self.__dict__.setdefault("timestamp_link", set())
+        self._data = data
         if isinstance(data, TimeSeries):
             data.data_link.add(self)
 
     def _set_timestamps(self, timestamps: Any) -> None:
-        self.__dict__["_timestamps"] = timestamps
-        self.__dict__.setdefault("data_link", set())
-        self.__dict__.setdefault("timestamp_link", set())
+        self._timestamps = timestamps
         if isinstance(timestamps, TimeSeries):
             timestamps.timestamp_link.add(self)
 
+    def own_data(self) -> Any:
+        """``data`` as held by this series: its array, or the TimeSeries it links to."""
+        return self._data
+
+    def own_timestamps(self) -> Any:
+        """``timestamps`` as held by this series: its array, the TimeSeries it links to, or None."""
+        return self._timestamps
+
+    @classmethod
+    def data_dims(cls, ndim: int) -> tuple[str, ...] | None:
+        """NWB's dimension names of ``data`` with ``ndim`` dimensions (None when NWB names none)."""
+        names = ("num_times", "num_DIM2", "num_DIM3", "num_DIM4")
+        return names[:ndim] if 1 <= ndim <= 4 else None
+
     # -- rules ------------------------------------------------------------------------------------
+
+    def _check_read(self, checker: Checker) -> None:
+        """The rules of this type, run on an object decoded from a file."""
+        self._check_timing(checker)
+        self._check_lengths(checker)
 
     def _check_timing(self, checker: Checker) -> None:
         """Rules T-b .. T-i of the spec, in pynwb's order."""
@@ -172,7 +195,7 @@ class TimeSeries(Container):
             checker.problem(message)
 
     def _timestamps_given(self) -> bool:
-        return self.__dict__.get("_timestamps") is not None
+        return self._timestamps is not None
 
     def _data_for_length(self) -> Any:
         return unwrap(self._data_target())
@@ -192,9 +215,9 @@ class TimeSeries(Container):
     # -- public fields ----------------------------------------------------------------------------
 
     def _data_target(self) -> Any:
-        data = self.__dict__.get("_data")
+        data = self._data
         while isinstance(data, TimeSeries):
-            data = data.__dict__.get("_data")
+            data = data._data
         return data
 
     @property
@@ -205,13 +228,12 @@ class TimeSeries(Container):
     @property
     def data_link_target(self) -> TimeSeries | None:
         """The series whose ``data`` this series links to, or None."""
-        data = self.__dict__.get("_data")
-        return data if isinstance(data, TimeSeries) else None
+        return self._data if isinstance(self._data, TimeSeries) else None
 
     @property
     def timestamps(self) -> Any:
         """Timestamps in seconds (for a timestamps link, the linked series' timestamps), or None."""
-        ts = self.__dict__.get("_timestamps")
+        ts = self._timestamps
         if isinstance(ts, TimeSeries):
             return ts.timestamps
         return ts
@@ -219,8 +241,7 @@ class TimeSeries(Container):
     @property
     def timestamps_link_target(self) -> TimeSeries | None:
         """The series whose ``timestamps`` this series links to, or None."""
-        ts = self.__dict__.get("_timestamps")
-        return ts if isinstance(ts, TimeSeries) else None
+        return self._timestamps if isinstance(self._timestamps, TimeSeries) else None
 
     @property
     def num_samples(self) -> int | None:
@@ -285,7 +306,8 @@ class TimeSeries(Container):
         Only for series of a file opened with ``nzi.open(url, "a")``. Frames are written before the shape
         that readers see is advanced, so an interrupted append leaves the series as it was.
         """
-        appender = self.__dict__.get("_appender")
+        source = self.file_source()
+        appender = source.appender if source is not None else None
         if appender is None:
             raise ReadOnlyError(f"{self.where}: append needs the file opened for writing; got a series that is not "
                                 "bound to one. Use: with nzi.open(url, 'a') as nwb: "
@@ -310,9 +332,7 @@ class TimeSeries(Container):
         dask.array.Array
             Chunked like ``data`` (the stored chunks for a series read from a file).
         """
-        from nwbzarr_image.xr import data_in_units
-
-        return data_in_units(self, unwrap(self.data), dtype)
+        return ports.services().arrays.data_in_units(self, unwrap(self.data), dtype)
 
     def to_xarray(self, in_units: bool = False) -> Any:
         """The series as an ``xarray.DataArray`` over its lazy data (needs the optional xarray).
@@ -335,10 +355,9 @@ class TimeSeries(Container):
         MissingDependencyError
             When xarray is not installed (``pip install "nwbzarr-image[xarray]"``).
         """
-        from nwbzarr_image.xr import to_xarray
-
         stamps = self.timestamps
-        return to_xarray(self, unwrap(self.data), unwrap(stamps) if stamps is not None else None, in_units)
+        views = ports.services().arrays
+        return views.to_xarray(self, unwrap(self.data), unwrap(stamps) if stamps is not None else None, in_units)
 
 
 def _parse_data_or_link(where: str, data: Any, shapes: list[tuple[int | None, ...]] | None,

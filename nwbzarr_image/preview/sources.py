@@ -11,7 +11,6 @@ import numpy as np
 
 from nwbzarr_image.errors import NodeNotFoundError, OutOfRangeError, SchemaError
 from nwbzarr_image.layout.paths import COLLECTIONS
-from nwbzarr_image.lazy import as_lazy
 from nwbzarr_image.model import (
     BaseImage,
     ExternalImage,
@@ -22,6 +21,7 @@ from nwbzarr_image.model import (
     ProcessingModule,
     TimeSeries,
 )
+from nwbzarr_image.storage.lazy import as_lazy
 
 COLOR_CHANNELS = {3: "rgb", 4: "rgba"}
 

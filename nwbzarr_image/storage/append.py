@@ -3,6 +3,7 @@ more than what is written."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,9 @@ import zarr
 
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.iterators import DataChunkIterator
-from nwbzarr_image.lazy import as_dask
 from nwbzarr_image.storage.direct_source import ChunkSource
-from nwbzarr_image.storage.reader import open_root
+from nwbzarr_image.storage.lazy import as_dask
+from nwbzarr_image.storage.reader import array_record, open_root
 from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stores import storage_errors
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes, is_iterator
@@ -35,7 +36,7 @@ class Appender:
 
     def _append(self, series: Any, data: Any, timestamps: Any) -> None:
         where = series.where
-        path = series.__dict__.get("_stored_path")
+        path = series.stored.path if series.stored is not None else None
         if path is None:
             raise SchemaError(f"{where}: append works on series stored in the file; this one is new. Its data is "
                               "written when the file is closed; pass all its frames at construction.")
@@ -79,9 +80,12 @@ class Appender:
         commit_shapes(self.store, new_shapes)
         step("append committed")
         identity = f"{self.identity}/{array.path}"
-        series.__dict__["_data"] = as_dask(array, identity, source=ChunkSource(array, url=identity))
+        series._set_data(as_dask(array, identity, source=ChunkSource(array, url=identity)))
         if stamps is not None:
-            series.__dict__["_timestamps"] = as_dask(stamps, f"{self.identity}/{stamps.path}")
+            series._set_timestamps(as_dask(stamps, f"{self.identity}/{stamps.path}"))
+        series.stored = dataclasses.replace(series.stored, arrays={
+            **series.stored.arrays, **{name: array_record(a, "/" + a.path, tuple(a.shape))
+                                       for name, a in (("data", array), ("timestamps", stamps)) if a is not None}})
 
     def _frames(self, where: str, data: Any, array: zarr.Array) -> np.ndarray:
         frames = np.asarray(data)

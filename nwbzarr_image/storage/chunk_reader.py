@@ -424,7 +424,9 @@ class ChunkReader:
 
     def _scratch(self) -> np.ndarray:
         """A chunk-sized buffer of this thread, reused: a fresh one would cost a page fault per 4 kB."""
-        buffers = _scratch.__dict__.setdefault("buffers", {})
+        buffers = getattr(_scratch, "buffers", None)
+        if buffers is None:
+            buffers = _scratch.buffers = {}
         key = (self.chunks, self.dtype.str)
         buffer = buffers.get(key)
         if buffer is None:

@@ -2,7 +2,7 @@
 
 Every dask chunk covers whole stored chunks (whole shards when sharded), so no two tasks ever write the same
 stored object and no lock is needed: the tasks run on threads, or on dask.distributed process workers, which
-get the target array through :class:`~nwbzarr_image.lazy.ZarrSource` (it pickles with its store and storage
+get the target array through :class:`~nwbzarr_image.storage.lazy.ZarrSource` (it pickles with its store and storage
 options). A dask array whose chunks split stored chunks is rechunked first, with a :class:`PerformanceWarning`.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 
 from nwbzarr_image.chunking import TARGET_CHUNK_BYTES
 from nwbzarr_image.errors import PerformanceWarning, warn
-from nwbzarr_image.lazy import ZarrSource, is_process_local, storage_chunks
 from nwbzarr_image.storage.direct import write_block
+from nwbzarr_image.storage.lazy import ZarrSource, is_process_local, storage_chunks
 
 
 def recommended_chunks(value: da.Array) -> tuple[int, ...] | None:

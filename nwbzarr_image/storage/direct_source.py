@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from nwbzarr_image.errors import ArgumentTypeError
-from nwbzarr_image.lazy import DirectArray, ZarrSource, as_lazy, read_errors
 from nwbzarr_image.storage.chunk_reader import ChunkReader
+from nwbzarr_image.storage.lazy import DirectArray, ZarrSource, as_lazy, read_errors
 from nwbzarr_image.storage.selection import basic_selection, blocks_along_time
 
 PLAY_BLOCK_BYTES = 8 * 2**20  # decoded bytes per read-ahead unit (whole chunks; never across a shard)
@@ -22,7 +22,7 @@ PLAY_AHEAD_BYTES = 64 * 2**20  # decoded bytes read ahead of the playhead at mos
 
 
 class ChunkSource(ZarrSource):
-    """A :class:`~nwbzarr_image.lazy.ZarrSource` that reads plain selections through a ChunkReader when the
+    """A :class:`~nwbzarr_image.storage.lazy.ZarrSource` that reads plain selections through a ChunkReader when the
     array's layout allows it (else through zarr, as its parent does)."""
 
     _reader: ChunkReader | bool | None = False  # False: not made yet (made on first use, once per process)
@@ -86,7 +86,7 @@ def play(data: Any, start: int = 0, stop: int | None = None, *, ahead_bytes: int
                                 "data. Pass series.data, or a series that stores its frames.")
     lazy = as_lazy(values, "play")
     first, last, _ = slice(start, stop).indices(lazy.shape[0])
-    source = lazy.__dict__.get("_direct", (None, None))[0] if isinstance(lazy, DirectArray) else None
+    source = getattr(lazy, "_direct", (None, None))[0] if isinstance(lazy, DirectArray) else None
     reader = source.reader if isinstance(source, ChunkSource) else None
     rest = (slice(None),) * (lazy.ndim - 1)
     if reader is not None:

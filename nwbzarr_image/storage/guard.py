@@ -162,7 +162,7 @@ def _bounded(codec: Any, where: str) -> Any:
     bounded = _BOUNDED.get(type(codec))
     if bounded is not None:
         clone: object = object.__new__(bounded)
-        clone.__dict__.update(codec.__dict__)
+        vars(clone).update(vars(codec))
         return clone
     if type(codec) in _SAFE or (not isinstance(codec, (BytesBytesCodec, ArrayBytesCodec))
                                 and type(codec).__module__.startswith("zarr.codecs")):

@@ -10,11 +10,13 @@ import zarr
 
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
-from nwbzarr_image.lazy import as_dask, named, read_errors, refused
 from nwbzarr_image.limits import get_limits
+from nwbzarr_image.model.record import ArrayRecord
 from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.guard import guard
+from nwbzarr_image.storage.lazy import as_dask, named, read_errors, refused
 from nwbzarr_image.storage.store_guard import check_group_depth, check_key
+from nwbzarr_image.storage.zarr_compat import list_keys, run
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -64,6 +66,9 @@ class ZarrStoredArray:
         source = ChunkSource(self.array, strict=self.strict, url=self.identity)
         return as_dask(self.array, self.identity, self.strict, source)
 
+    def record(self) -> ArrayRecord:
+        return array_record(self.array, self.path, self.shape)
+
     def __repr__(self) -> str:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
 
@@ -77,6 +82,33 @@ def check_load(where: str, shape: tuple[int, ...], dtype: Any) -> None:
         raise LayoutError(f"{where}: reading it whole takes {size} bytes; expected at most max_load_bytes={limit}. "
                           "The file is damaged or hostile; if it is real, raise the limit "
                           "(nwbzarr_image.limits.set_limits or NWBZARR_IMAGE_MAX_LOAD_BYTES).")
+
+
+def array_record(array: Any, path: str, shape: tuple[int, ...]) -> ArrayRecord:
+    """The declared storage facts of a zarr array, from its metadata alone (no request)."""
+    meta = array.metadata
+    if meta.zarr_format == 3:
+        codecs = tuple(c.to_dict() for c in meta.codecs)
+        shards = tuple(array.shards) if array.shards else None
+        fill = meta.to_dict().get("fill_value")
+    else:
+        codecs = tuple(c.get_config() for c in (*(meta.filters or ()), meta.compressor) if c is not None)
+        shards, fill = None, meta.fill_value
+    dtype = "str" if array.dtype.kind in "OTU" else str(array.dtype)
+    encoding = getattr(meta, "chunk_key_encoding", None)
+    name = getattr(encoding, "name", "v2") if meta.zarr_format == 3 else "v2"
+    separator = getattr(encoding, "separator", None) or getattr(meta, "dimension_separator", None) or "."
+    return ArrayRecord(path, shape, dtype, tuple(array.chunks), shards, codecs, fill, name, separator)
+
+
+def stored_keys(store: Any, prefix: str) -> set[str]:
+    """The keys under ``prefix`` in ``store`` (one listing)."""
+    return set(list_keys(store, prefix))
+
+
+def stored_bytes(store: Any, prefix: str) -> int:
+    """The bytes stored under ``prefix`` in ``store``."""
+    return int(run(store.getsize_prefix(prefix)))
 
 
 def metadata_value(array: Any) -> Any:

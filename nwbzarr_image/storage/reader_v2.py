@@ -20,8 +20,8 @@ import zarr
 
 from nwbzarr_image.errors import CorruptDataError, LayoutError
 from nwbzarr_image.layout.nodes import GroupNode
-from nwbzarr_image.lazy import as_dask, named, read_errors, refused
 from nwbzarr_image.limits import get_limits
+from nwbzarr_image.model.record import ArrayRecord
 from nwbzarr_image.storage.bounded import (
     ARRAY_FILTERS,
     COMPRESSORS,
@@ -30,6 +30,7 @@ from nwbzarr_image.storage.bounded import (
     check_codec_id,
 )
 from nwbzarr_image.storage.guard import check_declared
+from nwbzarr_image.storage.lazy import as_dask, named, read_errors, refused
 from nwbzarr_image.storage.reader import array_node, check_load, group_node, safe_name
 from nwbzarr_image.storage.store_guard import check_group_depth, check_key, json_depth
 from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, v2_array
@@ -186,6 +187,12 @@ class V2StoredArray:
             values = self._values()
             return da.from_array(values, chunks=values.shape or ())
         return as_dask(self._zarr(), f"{self.identity}{self.path}")
+
+    def record(self) -> ArrayRecord:
+        codecs = tuple(dict(c) for c in (*(self.meta.get("filters") or ()), self.meta.get("compressor")) if c)
+        dtype = "str" if self.is_object else str(self.dtype)
+        return ArrayRecord(self.path, self.shape, dtype, tuple(self.meta["chunks"]), None, codecs,
+                           self.meta.get("fill_value"), "v2", self.meta.get("dimension_separator") or ".")
 
     def __repr__(self) -> str:
         return f"<v2 stored array {self.path} shape={self.shape} dtype={self.dtype}>"

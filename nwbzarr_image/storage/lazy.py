@@ -250,7 +250,7 @@ class DirectArray(da.Array):
         return array
 
     def __getitem__(self, key: Any) -> Any:
-        source, base = self.__dict__.get("_direct", (None, None))
+        source, base = getattr(self, "_direct", (None, None))
         shape = source.selected_shape(key) if source is not None and base is None else None
         if shape is None:
             return super().__getitem__(key)
@@ -265,7 +265,7 @@ class DirectArray(da.Array):
         return DirectArray.wrap(da.Array(graph, name, tuple((n,) for n in shape), meta=meta), source, key)
 
     def compute(self, **kwargs: Any) -> Any:
-        source, key = self.__dict__.get("_direct", (None, None))
+        source, key = getattr(self, "_direct", (None, None))
         if source is not None and set(kwargs) <= {"scheduler"} and local_scheduler(kwargs.get("scheduler")):
             return source.read_direct(key)
         return super().compute(**kwargs)
