@@ -29,11 +29,16 @@ class Outcome:
 
 # The child sets its own limit first thing: a preexec_fn would run between fork and exec in a process with
 # threads (zarr's event loop, dask's pools), where it can deadlock on a lock another thread held at the fork.
+# Its peak is VmHWM of its own memory map: getrusage's ru_maxrss survives exec, and a child started with vfork
+# would report the (large) test process's peak.
 PRELUDE = f"""
 import atexit, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))
-atexit.register(lambda: print("NZI-PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                              file=sys.stderr, flush=True))
+def _peak():
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    print("NZI-PEAK", kb * 1024, file=sys.stderr, flush=True)
+atexit.register(_peak)
 """
 CLI = """
 from nwbzarr_image.cli import main
