@@ -101,3 +101,16 @@ def test_s3_open_for_writing_is_refused(s3, bucket: str, served: Path) -> None:
     s3.fs().put(str(served), url)
     with pytest.raises(nzi.ReadOnlyError, match="read-only"):
         nzi.open(url, "a", storage_options=s3.options())
+
+
+def test_http_server_that_ignores_range_requests_still_gives_the_right_values(served: Path, tmp_path: Path) -> None:
+    """A server answering every ranged GET with 200 and the whole file: the values are right, and a
+    PerformanceWarning says what it costs."""
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copy(served, root / "session.nwb")
+    with http_server(root) as server, pytest.warns(nzi.PerformanceWarning, match="ignores HTTP Range requests"):
+        got = nzi.read(f"{server.url}/session.nwb")
+        np.testing.assert_array_equal(got.acquisition["framed"].data[:12].compute(), FRAMED[:12])
+        np.testing.assert_array_equal(got.acquisition["tiny"].data[60].compute(), TINY[60])
+        np.testing.assert_array_equal(got.acquisition["plain"].data.compute(), FRAMED)

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nwbzarr_image.errors import PerformanceWarning, warn
+
 MERGE_GAP = 64 * 1024  # ranges closer than this are read by one request (at most this much is read in vain)
 MAX_REQUEST = 64 * 1024 * 1024
 HEAD_BLOCK = 1024 * 1024  # the first request of a remote file: superblock, root group, first object headers
@@ -46,6 +48,7 @@ class ByteSource:
         self._fd: int | None = None
         self._pid = -1
         self._lock = threading.Lock()
+        self._warned = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "fs": self.fs, "path": self.path, "local": self.local, "size": self.size}
@@ -81,6 +84,7 @@ class ByteSource:
             for blob in blobs:
                 if isinstance(blob, BaseException):
                     raise blob
+            blobs = [self._ranged(blob, start, end) for blob, (start, end, _) in zip(blobs, groups, strict=True)]
         self._count(len(groups), sum(len(b) for b in blobs))
         out: list[bytes] = [b""] * len(ranges)
         for (start, _end, members), blob in zip(groups, blobs, strict=True):
@@ -88,6 +92,19 @@ class ByteSource:
                 offset, size = ranges[i]
                 out[i] = bytes(blob[offset - start:offset - start + size])
         return out
+
+    def _ranged(self, blob: bytes, start: int, end: int) -> bytes:
+        """``blob`` as the bytes ``start:end``: a server that ignores Range headers answers 200 with the whole
+        file, which fsspec hands over as if it were the range asked for."""
+        if len(blob) <= end - start:
+            return blob
+        if not self._warned:
+            self._warned = True
+            warn(PerformanceWarning(
+                f"read {self.url}: the server ignores HTTP Range requests and sends the whole file ({len(blob)} "
+                f"bytes) for each read of a byte range; expected 206 Partial Content. The values are right, but "
+                "every read costs the whole file: serve it from a server that supports Range requests."))
+        return blob[start:end]
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
