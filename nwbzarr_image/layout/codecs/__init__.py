@@ -10,13 +10,14 @@ from typing import Any
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.codecs.device import decode_device, encode_device
 from nwbzarr_image.layout.codecs.generic import decode_generic, encode_generic
-from nwbzarr_image.layout.codecs.images import decode_images, encode_image, encode_images
+from nwbzarr_image.layout.codecs.images import decode_images, encode_external_image, encode_image, encode_images
 from nwbzarr_image.layout.codecs.module import decode_module, encode_module
 from nwbzarr_image.layout.codecs.series import decode_series, encode_series
 from nwbzarr_image.layout.context import DecodeContext, EncodeContext, Node
 from nwbzarr_image.layout.nodes import GroupNode
 from nwbzarr_image.model import (
     Device,
+    ExternalImage,
     GenericDataset,
     GenericGroup,
     Image,
@@ -51,6 +52,8 @@ def encode_object(obj: Any, ctx: EncodeContext) -> Node:
         return encode_images(obj, ctx)
     if isinstance(obj, Image):
         return encode_image(obj, ctx)
+    if isinstance(obj, ExternalImage):
+        return encode_external_image(obj, ctx)
     if isinstance(obj, ProcessingModule):
         return encode_module(obj, ctx)
     raise LayoutError(f"cannot store {type(obj).__name__} {getattr(obj, 'name', '')!r}: not an NWB type "

@@ -9,6 +9,7 @@ import numpy as np
 
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.codecs.common import TYPE_ATTRS, iso, scalar, text_array
+from nwbzarr_image.layout.codecs.general import decode_general, encode_general
 from nwbzarr_image.layout.codecs.subject import PATH as SUBJECT_PATH
 from nwbzarr_image.layout.codecs.subject import decode_subject, encode_subject
 from nwbzarr_image.layout.context import DecodeContext, EncodeContext, keep
@@ -47,6 +48,7 @@ def encode_file_root(f: NWBFile, ctx: EncodeContext) -> GroupNode:
         parent.add(ctx.encode(node))
     for name in ("acquisition", "analysis", "processing", "general"):
         root.group(name)
+    encode_general(f, root.group("general"))
     if f.subject is not None:
         root.group("general").add(keep(f.subject, encode_subject(f.subject, ctx)))
     return root
@@ -83,10 +85,11 @@ def decode_file_root(root: GroupNode, ctx: DecodeContext) -> NWBFile:
             obj.parent = f
     subject = group_at(root, SUBJECT_PATH)
     if subject is not None and subject.attrs.get("neurodata_type") == "Subject":
-        f.subject = decode_subject(subject, SUBJECT_PATH, ctx)
+        f.subject = decode_subject(subject, SUBJECT_PATH, ctx, f.nwb_version)
         ctx.place(f.subject, subject, SUBJECT_PATH)
         f.subject.parent = f
-    _keep_unknown(f, root, ctx)
+    general = decode_general(f, group_at(root, "/general"))
+    _keep_unknown(f, root, ctx, {f"general/{name}" for name in general})
     return f
 
 
@@ -97,10 +100,10 @@ def group_at(root: GroupNode, path: str) -> GroupNode | None:
     return node if isinstance(node, GroupNode) else None
 
 
-def _keep_unknown(f: NWBFile, root: GroupNode, ctx: DecodeContext) -> None:
+def _keep_unknown(f: NWBFile, root: GroupNode, ctx: DecodeContext, modelled: set[str]) -> None:
     """Children of the root, /general and /stimulus that are neither fixed groups nor collections
     (/general/subject of another form, /intervals, /units, /specifications, ...): kept as generic nodes."""
-    fixed = {p.strip("/") for p in FIXED_GROUPS} | set(ROOT_DATASETS)
+    fixed = {p.strip("/") for p in FIXED_GROUPS} | set(ROOT_DATASETS) | modelled
     for parent in ("", "general", "stimulus"):
         group = root if parent == "" else group_at(root, parent)
         for name, child in (group.children.items() if group is not None else ()):

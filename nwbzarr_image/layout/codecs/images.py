@@ -1,5 +1,6 @@
-"""Images and their images (GrayscaleImage, RGBImage, RGBAImage, Image), with ``order_of_images``: an
-``object_reference`` array of the images' absolute paths."""
+"""Images and their images (GrayscaleImage, RGBImage, RGBAImage, Image; ExternalImage: a 0-d text dataset holding
+the file's path, with ``image_format``, ``image_mode`` and ``description`` attributes), with ``order_of_images``:
+an ``object_reference`` array of the images' absolute paths."""
 
 from __future__ import annotations
 
@@ -7,13 +8,22 @@ from typing import Any
 
 import numpy as np
 
-from nwbzarr_image.layout.codecs.common import as_array, dtype_name, extra_attrs, typed_attrs
+from nwbzarr_image.layout.codecs.common import as_array, dtype_name, extra_attrs, scalar, typed_attrs
 from nwbzarr_image.layout.codecs.generic import encode_extras
 from nwbzarr_image.layout.context import DecodeContext, EncodeContext, keep
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode
 from nwbzarr_image.layout.paths import join
-from nwbzarr_image.layout.values import ref_path
-from nwbzarr_image.model import GrayscaleImage, Image, ImageReferences, Images, RGBAImage, RGBImage
+from nwbzarr_image.layout.values import deferred, ref_path, to_text
+from nwbzarr_image.model import (
+    BaseImage,
+    ExternalImage,
+    GrayscaleImage,
+    Image,
+    ImageReferences,
+    Images,
+    RGBAImage,
+    RGBImage,
+)
 from nwbzarr_image.model.core import set_raw
 from nwbzarr_image.model.parse import Deferred
 
@@ -21,6 +31,27 @@ IMAGE_TYPES: dict[str, type[Image]] = {
     "Image": Image, "GrayscaleImage": GrayscaleImage, "RGBImage": RGBImage, "RGBAImage": RGBAImage,
 }
 IMAGE_ATTRS = {"resolution", "description", "_ARRAY_DIMENSIONS"}
+EXTERNAL_ATTRS = ("description", "image_format", "image_mode")
+
+
+def encode_external_image(image: ExternalImage, ctx: EncodeContext) -> ArrayNode:
+    attrs = typed_attrs(image)
+    for key in EXTERNAL_ATTRS:
+        if getattr(image, key) is not None:
+            attrs[key] = getattr(image, key)
+    return scalar(image.name, str(image.data), "str", attrs)
+
+
+def decode_external_image(node: ArrayNode, path: str, ctx: DecodeContext) -> ExternalImage:
+    image = ExternalImage._blank(node.name, node.attrs.get("object_id"))
+    set_raw(image, "data", deferred(node, to_text))
+    for key in EXTERNAL_ATTRS:
+        if node.attrs.get(key) is not None:
+            setattr(image, key, str(node.attrs[key]))
+    image.extra_attrs = extra_attrs(node.attrs, set(EXTERNAL_ATTRS))
+    ctx.place(image, node, path)
+    ctx.check_later(image, path)
+    return image
 
 
 def encode_image(image: Image, ctx: EncodeContext) -> ArrayNode:
@@ -36,7 +67,8 @@ def encode_image(image: Image, ctx: EncodeContext) -> ArrayNode:
 def encode_images(imgs: Images, ctx: EncodeContext) -> GroupNode:
     node = GroupNode(imgs.name, {**typed_attrs(imgs), "description": imgs.description})
     for image in imgs.images.values():
-        node.add(keep(image, encode_image(image, ctx)))
+        encoded = encode_external_image(image, ctx) if isinstance(image, ExternalImage) else encode_image(image, ctx)
+        node.add(keep(image, encoded))
     order = imgs.order_of_images
     if order is not None:
         refs = [ctx.path_of(imgs, "order_of_images", image) for image in order.data]
@@ -64,8 +96,9 @@ def decode_images(node: GroupNode, path: str, ctx: DecodeContext) -> Images:
     imgs.extra_attrs = extra_attrs(node.attrs, {"description"})
     for name, child in node.children.items():
         kind = child.attrs.get("neurodata_type")
-        if isinstance(child, ArrayNode) and kind in IMAGE_TYPES:
-            image = decode_image(child, join(path, name), ctx, IMAGE_TYPES[kind])
+        if isinstance(child, ArrayNode) and kind in (*IMAGE_TYPES, "ExternalImage"):
+            image: BaseImage = (decode_external_image(child, join(path, name), ctx) if kind == "ExternalImage"
+                                else decode_image(child, join(path, name), ctx, IMAGE_TYPES[kind]))
             image.parent = imgs
             imgs.images[name] = image
     order = node.children.get("order_of_images")
@@ -85,7 +118,7 @@ def _order_of_images(node: ArrayNode, path: str, ctx: DecodeContext) -> Deferred
                             "left out", path)
                 continue
             target: Any = ctx.by_path.get(ref_path(ref))
-            if isinstance(target, Image):
+            if isinstance(target, BaseImage):
                 refs.data.append(target)
             else:
                 ctx.problem(f"Images.order_of_images: reference {ref_path(ref)!r} does not point to an "
