@@ -23,7 +23,7 @@ EXPECTED = {
     "bench_read.py": ["ours", "zarr-python", "zarrs", "tensorstore", "ours-http", "zarr-python-http",
                       "tensorstore-http", "-- full read to numpy", "-- HTTP playback",
                       "every method returned byte-identical values"],
-    "bench_hdf5.py": ["== convert tiny", "hdmf-zarr", "== remote tiny: first frame", "pynwb-fsspec",
+    "bench_hdf5.py": ["== convert tiny", "hdmf-zarr", "== remote tiny: first frame", "pynwb-fsspec", "random frames",
                       "pynwb-blockcache", "pynwb-remfile", "second open"],
 }
 

@@ -9,7 +9,9 @@ one shard whatever the movie length.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -34,9 +36,6 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
              progress: Callable[[int], None] | None = None) -> bool:
     """Create ``group[name]`` from the HDF5 dataset ``key`` by copying its compressed chunks into shards;
     False (nothing created) when the dataset is not eligible."""
-    from zarr.core.buffer import cpu
-    from zarr.core.sync import sync
-
     source = store.view.sources.get(key)
     if not raw_eligible(store, source):
         return False
@@ -50,30 +49,42 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
                                serializer=doc["codecs"][0], compressors=doc["codecs"][1:], filters=None,
                                fill_value=doc["fill_value"], attributes=attrs, overwrite=True,
                                chunk_key_encoding=chunk_key_encoding)
-    encode = array.metadata.chunk_key_encoding.encode_chunk_key
-    prefix = f"{array.path}/"
     table = store.table(source)
     rest = (0,) * (len(source.shape) - 1)
-    for first in range(0, source.grid[0], per_shard):
-        rows = list(range(first, min(first + per_shard, source.grid[0])))
-        entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
-        stored = [(offset, size) for offset, size, _ in entries if size]
-        blobs = iter(store.source.read_many(stored))
-        chunks = [next(blobs) if size else b"" for _, size, _ in entries]
-        for row, (offset, size, _), blob in zip(rows, entries, chunks, strict=True):
-            if size and len(blob) < size:
-                raise store._truncated(source, (row, *rest), offset, size, len(blob))
-            if size:
-                _verify(store, source, (row, *rest), blob)
-        if per_shard == 1:
-            if chunks[0]:
-                sync(array.store.set(prefix + encode((first, *rest)), cpu.Buffer.from_bytes(chunks[0])))
-        elif any(chunks):
-            data = _shard(chunks, per_shard)
-            sync(array.store.set(prefix + encode((first // per_shard, *rest)), cpu.Buffer.from_bytes(data)))
-        if progress is not None:
-            progress(len(rows))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
+        for first in range(0, source.grid[0], per_shard):
+            _copy_shard(store, source, array, table, first, per_shard, rest, pool)
+            if progress is not None:
+                progress(min(per_shard, source.grid[0] - first))
     return True
+
+
+def _copy_shard(store: Any, source: ArraySource, array: Any, table: Any, first: int, per_shard: int,
+                rest: tuple[int, ...], pool: ThreadPoolExecutor) -> None:
+    """One shard: one merged read of its chunks, each chunk checked by decoding, one write."""
+    from zarr.core.buffer import cpu
+    from zarr.core.sync import sync
+
+    encode = array.metadata.chunk_key_encoding.encode_chunk_key
+    prefix = f"{array.path}/"
+    rows = list(range(first, min(first + per_shard, source.grid[0])))
+    entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
+    stored = [(offset, size) for offset, size, _ in entries if size]
+    blobs = iter(store.source.read_many(stored))
+    chunks = [next(blobs) if size else b"" for _, size, _ in entries]
+    for row, (offset, size, _), blob in zip(rows, entries, chunks, strict=True):
+        if size and len(blob) < size:
+            raise store._truncated(source, (row, *rest), offset, size, len(blob))
+    checks = [pool.submit(_verify, store, source, (row, *rest), blob)
+              for row, blob in zip(rows, chunks, strict=True) if blob]
+    for check in checks:
+        check.result()
+    if per_shard == 1:
+        if chunks[0]:
+            sync(array.store.set(prefix + encode((first, *rest)), cpu.Buffer.from_bytes(chunks[0])))
+    elif any(chunks):
+        data = _shard(chunks, per_shard)
+        sync(array.store.set(prefix + encode((first // per_shard, *rest)), cpu.Buffer.from_bytes(data)))
 
 
 def _verify(store: Any, source: ArraySource, coords: tuple[int, ...], blob: bytes) -> None:
