@@ -19,8 +19,9 @@ from nwbzarr_image.model.parse import format_shapes, shape_matches
 from nwbzarr_image.model.record import ArrayRecord
 from nwbzarr_image.storage.guard import check_declared
 
-IMAGE_SHAPES = {"GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
-                "Image": [(None, None), (None, None, 3), (None, None, 4)]}
+IMAGE_SHAPES: dict[str, list[tuple[int | None, ...]]] = {
+    "GrayscaleImage": [(None, None)], "RGBImage": [(None, None, 3)], "RGBAImage": [(None, None, 4)],
+    "Image": [(None, None), (None, None, 3), (None, None, 4)]}
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pytest
 from builders import assert_same_series, full_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,3 +86,22 @@ def test_any_image_series_round_trips(shape, dtype, unit, description, comments,
                                                  comments=comments, description=description, **timing))
     back = decode_file(stored(encode_file(nwb))).acquisition[name]
     assert_same_series(series, back)
+
+
+class HandMadeImage(nzi.BaseImage):
+    """A BaseImage that is neither an Image nor an ExternalImage: it has no NWB layout."""
+
+    def __init__(self, name: str) -> None:
+        self._init_container(name)
+
+
+def test_an_image_without_a_layout_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    nwbfile = nzi.NWBFile("s", "id", datetime(2024, 1, 1, tzinfo=UTC))
+    pixels = nzi.GrayscaleImage("g", np.zeros((4, 4), np.uint8))
+    nwbfile.add_acquisition(nzi.Images("imgs", [pixels, HandMadeImage("odd")]))
+    with pytest.raises(nzi.LayoutError, match=r"Images 'imgs': HandMadeImage 'odd' has no NWB layout; expected an "
+                                              r"Image .* or an ExternalImage, got HandMadeImage\."):
+        encode_file(nwbfile)
+    with pytest.raises(nzi.LayoutError):
+        nzi.write(nwbfile, str(tmp_path / "x.nwb.zarr"))
+    assert list(tmp_path.iterdir()) == []

@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", NWBZarrImageWarning)  # shown (once each), whatever the filters
-            warnings.showwarning = one_line  # type: ignore[assignment]
+            warnings.showwarning = one_line
             return int(args.run(args) or 0)
     except (NWBZarrImageError, OSError, ValueError, TypeError, KeyError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__

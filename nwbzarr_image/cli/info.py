@@ -69,8 +69,9 @@ def series_lines(path: str, series: TimeSeries, sizes: bool) -> list[str]:
     else:
         lines.append(f"    timing: {timing}, {series.num_samples} samples")
     if isinstance(series, ImageSeries) and raw(series, "external_file") is not None:
+        files = series.stored.array("external_file") if series.stored else None
         lines += external_lines(series) if sizes else [
-            f"    external files: {series.stored.array('external_file').shape[0] if series.stored else '?'} "
+            f"    external files: {files.shape[0] if files is not None else '?'} "
             f"(format {series.format!r}; --full lists them)"]
     if series.description and series.description != "no description":
         lines.append(f"    description: {series.description}")

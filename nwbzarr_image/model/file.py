@@ -24,7 +24,7 @@ def _parse_datetime(where: str, arg: str, value: Any) -> datetime:
     if value.tzinfo is None:
         warn(NWBRuleWarning(f"{where}: '{arg}' has no time zone; the local time zone is assumed. "
                             "Pass a datetime with tzinfo."))
-        value = value.astimezone()
+        return value.astimezone()
     return value
 
 
@@ -180,6 +180,8 @@ class NWBFile(Container):
         super()._init_state()
         #: The store this file was read from (set by ``nzi.read``/``nzi.open``); None for a new file.
         self.source: FileSource | None = None
+        #: The ``nwb_version`` of the file it was read from; None for a new file.
+        self.nwb_version: str | None = None
 
     @property
     def zarr_format(self) -> int | None:

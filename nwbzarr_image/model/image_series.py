@@ -23,7 +23,7 @@ from nwbzarr_image.model.parse import (
 )
 from nwbzarr_image.model.timeseries import TimeSeries, _parse_data_or_link
 
-FRAME_SHAPES = [(None, None, None), (None, None, None, None)]
+FRAME_SHAPES: list[tuple[int | None, ...]] = [(None, None, None), (None, None, None, None)]
 FRAME_FIX = ("The first dimension must be time (frame), then x and y (and z); for a single frame use "
              "GrayscaleImage/RGBImage, or add a frame axis with data[np.newaxis].")
 
@@ -184,8 +184,9 @@ class ImageSeries(TimeSeries):
     @property
     def num_samples(self) -> int | None:
         """The explicit ``num_samples``, else ``len(timestamps)`` for external files, else ``len(data)``."""
-        if self._num_samples is not None:
-            return self._num_samples
+        explicit: int | None = self._num_samples
+        if explicit is not None:
+            return explicit
         if raw(self, "external_file") is not None:
             ts = self.timestamps
             return length_of(unwrap(ts)) if ts is not None else None
@@ -194,7 +195,8 @@ class ImageSeries(TimeSeries):
     @property
     def explicit_num_samples(self) -> int | None:
         """The ``num_samples`` given by the user or stored in the file (written only when given)."""
-        return self._num_samples
+        count: int | None = self._num_samples
+        return count
 
     def external_video(self, *, allow_outside: bool = False, allowed_roots: Iterable[str | os.PathLike[str]] = (),
                        color: bool | None = None) -> Any:

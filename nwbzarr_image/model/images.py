@@ -17,6 +17,7 @@ class BaseImage(Container):
 
     neurodata_type = "BaseImage"
     description = field()
+    data: Any  # each subclass's field: Image's pixels, ExternalImage's file path or URL
 
 
 class Image(BaseImage):
@@ -149,9 +150,10 @@ class Images(Container):
     @property
     def order_of_images(self) -> ImageReferences | None:
         """The ordered references to images, or None."""
-        return self._order
+        order: ImageReferences | None = self._order
+        return order
 
-    def add_image(self, image: BaseImage) -> BaseImage:
+    def add_image[I: BaseImage](self, image: I) -> I:
         """Add an image; its name must be new in this collection."""
         if not isinstance(image, BaseImage):
             raise ArgumentTypeError(f"{self.where}: images must be Image objects (GrayscaleImage, RGBImage, "

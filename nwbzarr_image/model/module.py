@@ -45,13 +45,13 @@ class Collection[T](MutableMapping[str, T]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, obj: Any) -> Any:
+    def add(self, obj: T) -> T:
         if not isinstance(obj, Container):
             raise ArgumentTypeError(f"{self._label}: can only hold NWB objects; got {type(obj).__name__}.")
         if obj.name in self._items and self._items[obj.name] is not obj:
             raise SchemaError(f"{self._label}: an object named {obj.name!r} already exists; got another "
                               f"{type(obj).__name__} with that name. Give it a unique name.")
-        self._items[obj.name] = obj  # type: ignore[assignment]
+        self._items[obj.name] = obj
         if self._owner is not None and obj.parent is None:
             obj.parent = self._owner
         return obj

@@ -268,12 +268,14 @@ class TimeSeries(Container):
         if n is None:
             raise SchemaError(f"{self.where}: Cannot generate timestamps because the number of samples in data "
                               "could not be determined.")
-        return np.arange(n) / self.rate + self.starting_time
+        stamps: np.ndarray = np.arange(n) / self.rate + self.starting_time
+        return stamps
 
     def get_starting_time(self) -> float | None:
         """``starting_time``, else the first timestamp; None without samples."""
-        if self.starting_time is not None:
-            return self.starting_time
+        start: float | None = self.starting_time
+        if start is not None:
+            return start
         if self.timestamps is not None and (self.num_samples or 0) > 0:
             return float(np.asarray(unwrap(self.timestamps)[0]))
         return None
@@ -288,7 +290,8 @@ class TimeSeries(Container):
         if self.timestamps is not None:
             ts = unwrap(self.timestamps)
             return float(np.asarray(ts[-1]) - np.asarray(ts[0]))
-        return (n - 1) / self.rate
+        duration: float = (n - 1) / self.rate
+        return duration
 
     def append(self, data: Any, timestamps: Any = None) -> None:
         """Append frames (and their timestamps) to this series, in the file it was opened from.
@@ -316,7 +319,8 @@ class TimeSeries(Container):
 
     def get_data_in_units(self) -> np.ndarray:
         """``data * conversion + offset`` as a numpy array (reads all of the data)."""
-        return np.asarray(unwrap(self.data)) * self.conversion + self.offset
+        values: np.ndarray = np.asarray(unwrap(self.data)) * self.conversion + self.offset
+        return values
 
     def data_in_units(self, dtype: Any = None) -> Any:
         """``data * conversion + offset`` as a lazy dask array: nothing is read until it is computed.

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from nwbzarr_image.errors import SchemaError
+from nwbzarr_image.errors import LayoutError, SchemaError
 from nwbzarr_image.iterators import DataChunkIterator
 from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.lazy import as_dask
@@ -17,6 +17,15 @@ from nwbzarr_image.storage.reader import array_record, open_root
 from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stores import storage_errors
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes, is_iterator
+
+
+def _writable(root: zarr.Group, path: str, where: str) -> zarr.Array:
+    """The stored array at ``path``, writing every chunk (a missing chunk always means a lost one)."""
+    node = root[path]
+    if not isinstance(node, zarr.Array):
+        raise LayoutError(f"{where}: {path} is a group in the store; expected an array. The file is damaged; "
+                          "check it with: nwbzarr-image validate URL.")
+    return node.with_config({"write_empty_chunks": True})
 
 
 class Appender:
@@ -45,9 +54,8 @@ class Appender:
                               "series; append to the series that holds them.")
         key = path.strip("/")
         root = self._root()
-        array = root[f"{key}/data"].with_config({"write_empty_chunks": True})
-        stamps = root[f"{key}/timestamps"] if series.timestamps is not None else None
-        stamps = stamps.with_config({"write_empty_chunks": True}) if stamps is not None else None
+        array = _writable(root, f"{key}/data", where)
+        stamps = _writable(root, f"{key}/timestamps", where) if series.timestamps is not None else None
         source = data if is_iterator(data) else self._frames(where, data, array)
         if stamps is None and timestamps is not None:
             raise SchemaError(f"{where}: the series is timed by rate ({series.rate} Hz); got timestamps. Append "

@@ -66,7 +66,7 @@ def is_aligned(chunks: tuple[tuple[int, ...], ...], unit: tuple[int, ...]) -> bo
     return True
 
 
-def aligned_chunks(chunksize: tuple[int, ...], unit: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+def aligned_chunks(chunksize: tuple[float, ...], unit: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
     """The multiples of ``unit`` nearest to ``chunksize`` (at least one unit, at most the axis)."""
     return tuple(min(max(n, 1), max(1, round(c / u)) * u) for c, u, n in zip(chunksize, unit, shape, strict=True))
 
@@ -112,4 +112,5 @@ def store_dask(array: Any, value: da.Array) -> None:
     target = ChunkTarget(array)
     extra: dict[str, Any] = {"scheduler": "threads"} if is_process_local(array.store) else {}
     # one task per dask chunk, each writing whole stored chunks/shards: no lock
-    da.store(value, target, lock=False, compute=True, **extra)
+    # dask documents targets as anything with numpy-style __setitem__; its annotation wants an array-like
+    da.store(value, target, lock=False, compute=True, **extra)  # type: ignore[arg-type]

@@ -252,7 +252,7 @@ class DirectArray(da.Array):
     def __getitem__(self, key: Any) -> Any:
         source, base = getattr(self, "_direct", (None, None))
         shape = source.selected_shape(key) if source is not None and base is None else None
-        if shape is None:
+        if source is None or shape is None:
             return super().__getitem__(key)
         if math.prod(shape) * self.dtype.itemsize > SMALL_SELECTION_BYTES:
             return DirectArray.wrap(super().__getitem__(key), source, key)

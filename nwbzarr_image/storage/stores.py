@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import fsspec
 from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
@@ -56,6 +56,14 @@ class Location:
 
     def exists(self) -> bool:
         return bool(self.fs.exists(self.path))
+
+
+@overload
+def as_url(url: str | os.PathLike[str]) -> str: ...
+
+
+@overload
+def as_url[T](url: T) -> T: ...
 
 
 def as_url(url: Any) -> Any:

@@ -50,7 +50,8 @@ def text_array(name: str, values: Any, dims: list[str] | None = None, attrs: dic
 def dtype_name(value: Any) -> str:
     dtype = getattr(unwrap(value), "dtype", None)
     if dtype is None:
-        return np.asarray(unwrap(value)).dtype.name
+        values: np.ndarray = np.asarray(unwrap(value))
+        return values.dtype.name
     return np.dtype(dtype).name if not str(dtype).startswith(("<U", "|S", "<S", "StringDType")) else "str"
 
 

@@ -26,18 +26,20 @@ def encode_generic(obj: GenericGroup | GenericDataset, ctx: EncodeContext) -> No
 
 
 def decode_generic(node: Node, path: str, ctx: DecodeContext) -> GenericGroup | GenericDataset:
-    obj: Any
+    obj: GenericGroup | GenericDataset
     if isinstance(node, ArrayNode):
         attrs = dict(node.attrs)
         if node.dtype:
             attrs["_DTYPE"] = node.dtype
-        obj = GenericDataset._blank(node.name, node.attrs.get("object_id"))
-        obj.data, obj.attrs = node.value, attrs
+        dataset = GenericDataset._blank(node.name, node.attrs.get("object_id"))
+        dataset.data, dataset.attrs = node.value, attrs
+        obj = dataset
     else:
-        obj = GenericGroup._blank(node.name, node.attrs.get("object_id"))
-        obj.attrs = dict(node.attrs)
-        obj.links = {link.name: link.path for link in node.links}
-        obj.children = {name: decode_generic(child, join(path, name), ctx) for name, child in node.children.items()}
+        group = GenericGroup._blank(node.name, node.attrs.get("object_id"))
+        group.attrs = dict(node.attrs)
+        group.links = {link.name: link.path for link in node.links}
+        group.children = {name: decode_generic(child, join(path, name), ctx) for name, child in node.children.items()}
+        obj = group
     ctx.place(obj, node, path, register=False)
     return obj
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.codecs.common import as_array, dtype_name, extra_attrs, scalar, typed_attrs
 from nwbzarr_image.layout.codecs.generic import encode_extras
 from nwbzarr_image.layout.context import DecodeContext, EncodeContext, keep
@@ -67,7 +68,14 @@ def encode_image(image: Image, ctx: EncodeContext) -> ArrayNode:
 def encode_images(imgs: Images, ctx: EncodeContext) -> GroupNode:
     node = GroupNode(imgs.name, {**typed_attrs(imgs), "description": imgs.description})
     for image in imgs.images.values():
-        encoded = encode_external_image(image, ctx) if isinstance(image, ExternalImage) else encode_image(image, ctx)
+        if isinstance(image, ExternalImage):
+            encoded = encode_external_image(image, ctx)
+        elif isinstance(image, Image):
+            encoded = encode_image(image, ctx)
+        else:
+            raise LayoutError(f"{imgs.where}: {image.where} has no NWB layout; expected an Image (GrayscaleImage, "
+                              f"RGBImage, RGBAImage) or an ExternalImage, got {type(image).__name__}. Store it as "
+                              "one of those.")
         node.add(keep(image, encoded))
     order = imgs.order_of_images
     if order is not None:

@@ -154,17 +154,17 @@ def decode_series(node: GroupNode, path: str, ctx: DecodeContext, cls: type[Time
     ts.description = str(node.attrs.get("description", "no description"))
     ts.extra_attrs = extra_attrs(node.attrs, {"comments", "description"})
     _decode_data(ts, kids.get("data"), path, ctx, cls)
-    if isinstance(kids.get("timestamps"), ArrayNode):
-        ts._set_timestamps(kids["timestamps"].value.lazy())
+    if isinstance(stamps := kids.get("timestamps"), ArrayNode):
+        ts._set_timestamps(stamps.value.lazy())
     start = kids.get("starting_time")
     if isinstance(start, ArrayNode):
         set_raw(ts, "starting_time", deferred(start, lambda v: float(to_number(v))))
         if start.attrs.get("rate") is not None:
             ts.rate = ctx.number(start.attrs, "rate", None, f"{path}/starting_time")
-    if isinstance(kids.get("control"), ArrayNode):
-        ts.control = kids["control"].value.lazy()
-    if isinstance(kids.get("control_description"), ArrayNode):
-        ts.control_description = deferred(kids["control_description"], to_texts)
+    if isinstance(control := kids.get("control"), ArrayNode):
+        ts.control = control.value.lazy()
+    if isinstance(described := kids.get("control_description"), ArrayNode):
+        ts.control_description = deferred(described, to_texts)
     if isinstance(ts, ImageSeries):
         _decode_image_fields(ts, kids, ctx)
     if isinstance(ts, OpticalSeries):
