@@ -48,7 +48,8 @@ def _texts_tuple(value: Any) -> tuple[str, ...]:
 
 
 def _text_array(value: Any) -> np.ndarray:
-    return np.vectorize(to_text, otypes=[object])(np.asarray(value, dtype=object))
+    texts: np.ndarray = np.vectorize(to_text, otypes=[object])(np.asarray(value, dtype=object))
+    return texts
 
 
 def decode_general(f: NWBFile, general: GroupNode | None) -> set[str]:
