@@ -158,3 +158,32 @@ def test_pynwb_file_scalars_are_read_from_their_chunks(tmp_path: Path) -> None:
     store = CountingStore(LocalStore(str(path), read_only=True))
     nwb = nzi.read(store)
     assert nwb.identifier == "theirs-1" and store.chunk_reads() == {"identifier/c": 1}
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_a_chunk_stored_without_reconsolidating_is_seen_where_looking_is_free(where: str, tmp_path: Path) -> None:
+    """On a local disk or in memory the reader checks that a marked scalar still has no chunk (no request)."""
+    url = str(tmp_path / "f.nwb.zarr") if where == "local" else f"memory://{tmp_path.name}/f.nwb.zarr"
+    nzi.write(_file(), url)
+    group = zarr.open_group(url, mode="r+")
+    group["session_description"][...] = "edited in place"
+    group["acquisition/movie/starting_time"][...] = 9.5
+    back = nzi.read(url)
+    assert back.session_description == "edited in place" and back.acquisition["movie"].starting_time == 9.5
+    assert back.identifier == "fresh-1"
+    if where == "memory":
+        import fsspec
+
+        fsspec.filesystem("memory").rm(f"/{tmp_path.name}", recursive=True)
+
+
+def test_remote_reader_trusts_the_marks_one_request_in_all(tmp_path: Path) -> None:
+    """Over HTTP nothing is listed: a file whose scalars no one rewrote opens, scalars included, in one request."""
+    from servers import http_server
+
+    path = tmp_path / "f.nwb.zarr"
+    nzi.write(_file(), path)
+    with http_server(tmp_path) as server:
+        values = _values(nzi.read(f"{server.url}/f.nwb.zarr"))
+        assert values["session_description"] == "fresh scalars" and values["num_samples"] == 90
+        assert dict(server.requests) == {("GET", "/f.nwb.zarr/zarr.json"): 1}

@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 import numpy as np
 import zarr
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+from zarr.abc.store import Store
+from zarr.storage import LocalStore, MemoryStore
 
 from nwbzarr_image.errors import LayoutError
 from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
@@ -117,13 +121,30 @@ def metadata_value(array: Any) -> Any:
     Our writer stores each scalar as the array's fill value, with no chunk, and marks it so in the consolidated
     metadata (``VALUE_IN_FILL``) after checking that the store holds no chunk for it. Only a marked array is
     taken from its fill value; any other (a foreign file, a file re-consolidated after another writer stored a
-    chunk, a file opened without consolidated metadata) is read from its chunk.
+    chunk, a file opened without consolidated metadata) is read from its chunk. On a local disk or in memory,
+    where looking costs no request, a marked array is taken from its fill value only while it still has no chunk
+    (a chunk stored later by another writer, without re-consolidating, is then read).
     """
     meta = array.metadata
     if getattr(meta, "zarr_format", 2) != 3 or VALUE_IN_FILL not in (getattr(meta, "extra_fields", None) or {}):
         return None
+    store = array.store_path.store
+    if _is_local(store) and run(store.exists(f"{array.store_path.path}/{meta.encode_chunk_key(())}".lstrip("/"))):
+        return None
     fill = meta.fill_value
     return fill.item() if hasattr(fill, "item") else fill
+
+
+def _is_local(store: Any) -> bool:
+    """A store where looking costs no request: the local disk or memory (zarr's stores, fsspec's, or a wrapper
+    of one)."""
+    while isinstance(getattr(store, "_store", None), Store):  # WrapperStore
+        store = store._store
+    if isinstance(store, (LocalStore, MemoryStore)):
+        return True
+    fs = getattr(store, "fs", None)
+    return isinstance(fs, (LocalFileSystem, MemoryFileSystem)) or isinstance(getattr(fs, "sync_fs", None), (
+        LocalFileSystem, MemoryFileSystem))
 
 
 def open_root(store: Any, *, consolidated: bool | None = None, mode: Literal["r", "r+"] = "r") -> zarr.Group:
