@@ -67,7 +67,9 @@ def _values(node: ArrayNode) -> tuple[Any, ZarrDataIO | None]:
 def _copied_raw(group: zarr.Group, node: ArrayNode) -> bool:
     """A stored array whose store can copy its encoded chunks as they are (an HDF5 file's view: frame-aligned
     chunks with codecs zarr has) is written that way, with no decoding."""
-    array = getattr(node.value, "array", None) or getattr(_stored_source(node.value), "array", None)
+    array = getattr(node.value, "array", None)
+    if array is None:  # never the truth value: an iterator's array may be numpy
+        array = getattr(_stored_source(node.value), "array", None)
     copier = getattr(getattr(array, "store", None), "raw_copy", None)
     if copier is None or array is None or not array.ndim:
         return False
