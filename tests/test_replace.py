@@ -207,3 +207,22 @@ def test_leftovers_of_dead_writers_go_and_those_held_by_a_live_one_stay(pristine
         held.release()
     nzi.read(str(target))
     assert _hidden(target) == [unrelated.name]
+
+
+def test_a_file_that_appears_at_the_path_while_writing_is_kept(tmp_path: Path) -> None:
+    from nwbzarr_image.storage import steps
+
+    target = tmp_path / "new.nwb.zarr"
+
+    def someone_else_writes(name: str) -> None:
+        if name == "skeleton written":
+            target.mkdir()
+            (target / "theirs.txt").write_text("theirs")
+
+    previous = steps.set_hook(someone_else_writes)
+    try:
+        with pytest.raises(nzi.StoreExistsError, match="appeared while this file was written"):
+            nzi.write(_file(NEW), str(target))
+    finally:
+        steps.set_hook(previous)
+    assert (target / "theirs.txt").read_text() == "theirs" and _hidden(target) == []

@@ -16,6 +16,7 @@ write fails; with ``mode='w'`` the old file is deleted first, so replacing there
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Literal
 
@@ -54,6 +55,7 @@ class _Partial:
 
     def __init__(self, location: stores.Location) -> None:
         self.location = location
+        self.in_place = False
         if location.is_local:
             self.path, self.held = siblings.create(location, "partial")
         else:
@@ -64,15 +66,25 @@ class _Partial:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.path is None:
+        if self.in_place:
             self.held.release()
         elif self.location.is_local:
             siblings.discard(self.path, self.held)
         else:
             stores.remove(self.location, self.path)
 
-    def moved(self) -> None:
-        self.path = None  # type: ignore[assignment]
+    def move_into_place(self) -> None:
+        """Rename the new file to the location, which must be free (a file that appeared meanwhile stays)."""
+        try:
+            stores.move(self.location, self.path, self.location.path)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+            raise StoreExistsError(f"write: {self.location.url} appeared while this file was written; expected "
+                                   "the path to stay free. Nothing was changed; write again with mode='w' to "
+                                   "replace it.") from err
+        self.in_place = True
+        step("new file in place")
 
 
 def _create(location: stores.Location, tree: GroupNode) -> None:
@@ -81,9 +93,7 @@ def _create(location: stores.Location, tree: GroupNode) -> None:
         jobs = write_skeleton(store, tree)
         store.close()
         step("skeleton written")
-        stores.move(location, partial.path, location.path)
-        partial.moved()
-        step("new file in place")
+        partial.move_into_place()
     try:
         if jobs:
             stream(stores.open_store(location, read_only=False), jobs)
@@ -102,20 +112,19 @@ def _replace(location: stores.Location, tree: GroupNode) -> None:
         store.close()
         step("new file complete")
         if location.is_local:
-            _swap_local(location, partial.path)
+            _swap_local(location, partial)
         else:
             _swap(location, partial.path)
-        partial.moved()
+            partial.in_place = True
 
 
-def _swap_local(location: stores.Location, new: str) -> None:
-    path = location.path
+def _swap_local(location: stores.Location, partial: _Partial) -> None:
+    path, new = location.path, partial.path
     # lock the old file: a concurrent replacement of it goes first, and then its new file is the one replaced
     while (held := siblings.lock(path, wait=True)) is None:
         siblings.recover(location)  # waits for a writer between its two renames (or puts a dead one's backup back)
-        if not os.path.lexists(path):
-            stores.move(location, new, path)
-            step("new file in place")
+        if not os.path.exists(path):
+            partial.move_into_place()
             return
     try:
         backup = location.sibling("old")
@@ -126,6 +135,7 @@ def _swap_local(location: stores.Location, new: str) -> None:
         except BaseException:
             os.rename(backup, path)
             raise
+        partial.in_place = True
         step("new file in place")
         trash = location.sibling("trash")
         os.rename(backup, trash)
