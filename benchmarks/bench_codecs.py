@@ -16,7 +16,9 @@ Every candidate is a zarr v3 codec list used through zarr-python itself: the
 data is written with ``arr[:] = data`` into a fresh ``zarr.storage.MemoryStore``
 array whose chunks hold whole frames (~4 MB per chunk) and read back with
 ``arr[:]``, using zarr's default async concurrency and thread pool (the zarr
-config is not modified). For each candidate and dataset the script reports
+config is not modified). Each candidate runs in its own process (``benchmarks/_harness.py``), which loads the
+datasets the parent generated; every candidate must read back the very bytes written (digests checked; ``--quick``
+measures 4 candidates on 8 frames). For each candidate and dataset the script reports
 
 * compression ratio = uncompressed bytes / sum of stored chunk bytes
   (``zarr.json`` metadata excluded),
@@ -54,17 +56,29 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import shlex
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numcodecs
 import numpy as np
 import zarr
-from _harness import Report, smooth_field  # benchmarks/_report.py: run the scripts from the repository root
+from _harness import (  # benchmarks/_harness.py: run the scripts from the repository root
+    Report,
+    Results,
+    Suite,
+    Timing,
+    child_entry,
+    common_args,
+    digest,
+    machine_line,
+    measure,
+    smooth_field,
+)
 from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, ZstdCodec
 
@@ -247,35 +261,49 @@ def stored_chunk_bytes(store_dict: dict) -> int:
     return sum(len(buf) for key, buf in store_dict.items() if not key.endswith("zarr.json"))
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+def measure_candidate(label: str, params: dict[str, Any]) -> dict[str, Timing]:
+    """In a child: write and read each dataset with one candidate (best of N after a warm-up), its ratio."""
+    out: dict[str, Timing] = {}
+    for name, path in params["datasets"].items():
+        out[f"{name} write"], out[f"{name} read"] = measure_dataset(CANDIDATES[label], np.load(path))
+    return out
 
 
-def measure(data: np.ndarray, candidate: Candidate) -> Result:
-    """Best-of-N write and read throughput plus compression ratio for one candidate."""
-    write_times: list[float] = []
-    read_times: list[float] = []
-    for _ in range(N_WARMUP + N_REPEATS):
-        arr, store_dict = create_array(data, candidate)
-        start = time.perf_counter()
+def measure_dataset(candidate: Candidate, data: np.ndarray) -> tuple[Timing, Timing]:
+    arrays = [create_array(data, candidate) for _ in range(N_WARMUP + N_REPEATS)]
+    for arr, _ in arrays[:N_WARMUP]:  # thread pool start-up, allocator growth
         arr[:] = data
-        write_times.append(time.perf_counter() - start)
-    for _ in range(N_WARMUP + N_REPEATS):
-        start = time.perf_counter()
-        back = arr[:]
-        read_times.append(time.perf_counter() - start)
-    del write_times[:N_WARMUP], read_times[:N_WARMUP]
-    if not np.array_equal(back, data):
-        raise AssertionError(f"round trip mismatch for {candidate.label}")
-    del back
-    megabytes = data.nbytes / 1e6
-    return Result(
-        candidate=candidate,
-        ratio=data.nbytes / stored_chunk_bytes(store_dict),
-        write_mbps=megabytes / min(write_times),
-        read_mbps=megabytes / min(read_times),
-        peak_rss_mb=peak_rss_mb(),
-    )
+    todo = iter(arrays[N_WARMUP:])
+
+    def write() -> None:
+        next(todo)[0][:] = data
+
+    written = measure(write, N_REPEATS, nbytes=data.nbytes)
+    arr, store_dict = arrays[-1]
+    for _ in range(N_WARMUP):
+        arr[:]
+    read = measure(lambda: arr[:], N_REPEATS, nbytes=data.nbytes)
+    read.extra["ratio"] = data.nbytes / stored_chunk_bytes(store_dict)
+    return written, read
+
+
+CANDIDATES = {c.label: c for c in make_candidates()}
+QUICK_CANDIDATES = ["none", "zstd L0 (default)", "blosc-zstd L3 bitshuffle", "blosc-zstd L3 shuffle"]
+METHODS = {label: (lambda params, label=label: measure_candidate(label, params)) for label in CANDIDATES}
+
+
+def results_of(run: Results, name: str, data: np.ndarray) -> list[Result]:
+    """The harness's timings of dataset ``name`` as one Result per candidate."""
+    out = []
+    for label, candidate in CANDIDATES.items():
+        if label not in run.methods:
+            continue
+        write, read = run.op(label, f"{name} write"), run.op(label, f"{name} read")
+        if write is None or read is None:
+            raise AssertionError(f"{label}: {run.errors.get(label, 'no result')}")
+        out.append(Result(candidate, read.extra["ratio"], data.nbytes / 1e6 / write.best,
+                          data.nbytes / 1e6 / read.best, max(write.peak_rss_mb, read.peak_rss_mb)))
+    return out
 
 
 def check_blosc_typesize(data: np.ndarray, report: Report) -> None:
@@ -402,11 +430,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"imaging movie frames (default {DEFAULT_FRAMES}); the video gets "
         f"{VIDEO_FRAMES_PER_IMAGING_FRAME}x as many",
     )
-    parser.add_argument("--quick", action="store_true", help=f"use {QUICK_FRAMES} imaging frames (smoke test)")
+    common_args(parser, rounds=1)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> int:
+    child_entry(argv, METHODS)
     args = parse_args(argv[1:])
     n_frames = args.frames or (QUICK_FRAMES if args.quick else DEFAULT_FRAMES)
     report = Report()
@@ -423,20 +452,32 @@ def main(argv: list[str]) -> None:
     for data in datasets.values():
         check_blosc_typesize(data, report)
 
-    candidates = make_candidates()
+    with tempfile.TemporaryDirectory(prefix="bench_codecs_") as tmp:
+        paths = {}
+        for name, data in datasets.items():
+            paths[name] = f"{tmp}/{name}.npy"
+            np.save(paths[name], data)
+        names = args.only or (QUICK_CANDIDATES if args.quick else None)
+        run = Suite(__file__, METHODS).run({"datasets": paths}, names, args.rounds or 1)
+    expected = {f"{name} read": digest(data) for name, data in datasets.items()}
+    problems = run.mismatches(expected)
     results: dict[str, list[Result]] = {}
     for name, data in datasets.items():
-        results[name] = [measure(data, c) for c in candidates]
+        results[name] = results_of(run, name, data)
         report.emit()
         for line in format_table(name, data, results[name]):
             report.emit(line)
+    for problem in problems:
+        report.emit(f"MISMATCH {problem}")
 
     report.emit()
     for line in recommend(results["imaging"], results["video"]):
         report.emit(line)
+    report.emit(machine_line())
     report.emit(f"total time {time.perf_counter() - start:.0f} s")
     report.save(RESULTS_PATH.parent / "quick" / RESULTS_PATH.name if args.quick else RESULTS_PATH)
+    return 1 if problems or run.errors else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.exit(main(sys.argv))
