@@ -207,3 +207,15 @@ def test_viewer_playback_over_http_is_one_request_per_frame_after_each_shards_fi
             assert headers["X-Frame"] == str(index) and png.startswith(b"\x89PNG")
             counts.append(server.total())
     assert counts == [2, 1, 1, 1, 1, 1, 1, 1] * 3  # each shard: its index with the first frame, then one range
+
+
+def test_a_rewritten_shard_is_read_again_not_through_its_old_index(tmp_path: Path, start_time) -> None:
+    frames = movie((16, 8, 8), np.uint16)
+    path = tmp_path / "f.nwb.zarr"
+    _write(path, start_time, frames, (1, 8, 8), (8, 8, 8))
+    data = nzi.read(str(path)).acquisition["m"].data
+    np.testing.assert_array_equal(np.asarray(data[3]), frames[3])  # shard 0's index is now kept
+    newer = movie((8, 8, 8), np.uint16, seed=7)
+    zarr.open_array(str(path / "acquisition/m/data"), mode="r+")[0:8] = newer  # e.g. another process appending
+    np.testing.assert_array_equal(np.asarray(data[3]), newer[3])
+    np.testing.assert_array_equal(np.asarray(data[9]), frames[9])

@@ -103,7 +103,8 @@ class ChunkReader:
         self.per_shard = tuple(s // c for s, c in zip(shards, inner, strict=True)) if shards else ()
         self.n_inner = math.prod(self.per_shard) if shards else 0
         self.index_bytes = self.n_inner * 16 + (4 if index_crc else 0)
-        self._indexes: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        # shard key -> (index, the local file's (size, mtime) when read: a rewritten shard is read again)
+        self._indexes: OrderedDict[str, tuple[np.ndarray, tuple[int, int] | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._checked: set[str] = set()
         self.requests = 0  # store requests made (for tests and the benchmark)
@@ -261,7 +262,6 @@ class ChunkReader:
         for key, value in zip(whole, values, strict=True):
             if value is None:
                 missing.append(key[len(self.prefix):])
-                self._keep_index(key, None)
                 continue
             value = memoryview(value)  # type: ignore[assignment]  # inner chunks as views: no copies
             index = self._parse_index(key, bytes(value[-self.index_bytes:] if self.index_at_end
@@ -312,7 +312,9 @@ class ChunkReader:
             for key in keys:
                 if key in self._indexes:
                     self._indexes.move_to_end(key)
-                    found[key] = self._indexes[key]
+                    index, stamp = self._indexes[key]
+                    if stamp is None or stamp == self._stamp(key):
+                        found[key] = index
         wanted = [key for key in keys if key not in found]
         if wanted:
             if self.index_at_end:
@@ -320,14 +322,26 @@ class ChunkReader:
             else:
                 ranges = [(k, (0, self.index_bytes)) for k in wanted]
             for key, raw in zip(wanted, self._get_many(ranges), strict=True):
-                index = None if raw is None else self._parse_index(key, raw)
-                self._keep_index(key, index)
-                found[key] = index
+                parsed = None if raw is None else self._parse_index(key, raw)
+                if parsed is not None:  # a shard not stored (yet) is asked for again next time
+                    self._keep_index(key, parsed)
+                found[key] = parsed
         return found
 
-    def _keep_index(self, key: str, index: np.ndarray | None) -> None:
+    def _stamp(self, key: str) -> tuple[int, int] | None:
+        """(size, mtime) of a local shard file; None elsewhere (a store rewriting shards under an open reader,
+        e.g. an append in progress, is then caught by the size each inner chunk's header claims)."""
+        if self.local_root is None:
+            return None
+        try:
+            stat = os.stat(self.local_root / key)
+        except OSError:
+            return (-1, -1)
+        return (stat.st_size, stat.st_mtime_ns)
+
+    def _keep_index(self, key: str, index: np.ndarray) -> None:
         with self._lock:
-            self._indexes[key] = index
+            self._indexes[key] = (index, self._stamp(key))
             self._indexes.move_to_end(key)
             while len(self._indexes) > MAX_INDEXES:
                 self._indexes.popitem(last=False)
