@@ -32,7 +32,8 @@ CASES = [
     ("acquisition/ext/external_file", _attrs(starting_frame="zero"), "/acquisition/ext/external_file",
      "'starting_frame' attribute is not a list of integers"),
     ("acquisition/vid", _links({"source": "../other.nwb.zarr", "path": "/general/devices/cam", "name": "device"}),
-     "/acquisition/vid", "points into another file ('../other.nwb.zarr'); links outside this file are not followed"),
+     "/acquisition/vid", "points to '/general/devices/cam' in another file ('../other.nwb.zarr'); links outside "
+     "this file are not followed"),
     ("acquisition/vid", _links({"source": ".", "path": "/../../general/devices/nothing", "name": "device"}),
      "/acquisition/vid", "link 'device' points to '/general/devices/nothing', which is not in this file"),
     ("acquisition/vid/data", lambda m: m["attributes"].pop("unit"), "/acquisition/vid", "data has no 'unit'"),

@@ -7,8 +7,12 @@ from typing import Any
 
 from nwbzarr_image.layout.codecs.series import DATA_ATTRS
 from nwbzarr_image.layout.context import DecodeContext
-from nwbzarr_image.model import TimeSeries
+from nwbzarr_image.model import Device, Images, ImageSeries, TimeSeries
 from nwbzarr_image.model.core import raw, set_raw
+
+# the type NWB requires of each link's target (data and timestamps: the series whose dataset is linked)
+REQUIRED: dict[str, type] = {"device": Device, "masked_imageseries": ImageSeries, "indexed_images": Images,
+                             "indexed_timeseries": ImageSeries, "data": TimeSeries, "timestamps": TimeSeries}
 
 
 def resolve_links(ctx: DecodeContext) -> None:
@@ -17,8 +21,8 @@ def resolve_links(ctx: DecodeContext) -> None:
     for obj, name, target_path, source in ctx.pending_links:
         where = obj.stored.path if obj.stored is not None else ""
         if source.strip() not in (".", "./", ""):
-            ctx.problem(f"{obj.where}: link '{name}' points into another file ({source!r}); links outside "
-                        "this file are not followed and the link is dropped", where)
+            ctx.problem(f"{obj.where}: link '{name}' points to {target_path!r} in another file ({source!r}); links "
+                        "outside this file are not followed and the link is dropped", where)
             continue
         norm = "/" + posixpath.normpath("/" + target_path).strip("/")
         member = None
@@ -30,6 +34,13 @@ def resolve_links(ctx: DecodeContext) -> None:
         if target is None or (member is not None and member != name):
             ctx.problem(f"{obj.where}: link '{name}' points to {norm!r}, which is not in this file; the link "
                         "is dropped", where)
+            continue
+        required = REQUIRED.get(name)
+        if required is not None and not isinstance(target, required):
+            kind = getattr(target, "neurodata_type", type(target).__name__)
+            ctx.problem(f"{obj.where}: link '{name}' points to {norm!r}, a {kind}; expected a {required.__name__}"
+                        f"{' (the series whose dataset is linked)' if required is TimeSeries else ''}; the link is "
+                        "dropped", where)
             continue
         if name in ("data", "timestamps") and _closes_a_cycle(obj, target, name):
             ctx.problem(f"{obj.where}: link '{name}' to {norm!r} makes a cycle of links; the link is dropped", where)
