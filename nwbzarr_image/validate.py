@@ -13,7 +13,16 @@ import numpy as np
 
 from nwbzarr_image import io
 from nwbzarr_image.errors import NWBZarrImageError, NWBZarrImageWarning, PerformanceWarning, StoreUnreachableError
-from nwbzarr_image.model import Image, Images, ImageSeries, IndexSeries, NWBFile, OpticalSeries, TimeSeries
+from nwbzarr_image.model import (
+    BaseImage,
+    ExternalImage,
+    Images,
+    ImageSeries,
+    IndexSeries,
+    NWBFile,
+    OpticalSeries,
+    TimeSeries,
+)
 from nwbzarr_image.model.core import raw
 from nwbzarr_image.model.parse import format_shapes, shape_matches
 from nwbzarr_image.model.record import ArrayRecord
@@ -107,6 +116,11 @@ def _series_problems(series: TimeSeries) -> list[Problem]:
 def _images_problems(images: Images) -> list[Problem]:
     found = []
     for image in images.images.values():
+        if isinstance(image, ExternalImage):  # its image_format is checked when the file is read
+            if not str(image.data or "").strip():
+                found.append(Problem(_path(image), "ExternalImage has an empty path; expected the path or URL "
+                                                   "of the image file"))
+            continue
         allowed = IMAGE_SHAPES.get(image.neurodata_type, IMAGE_SHAPES["Image"])
         shape = tuple(image.data.shape)
         if not any(shape_matches(shape, a) for a in allowed):
@@ -114,7 +128,7 @@ def _images_problems(images: Images) -> list[Problem]:
                                                f"{format_shapes(allowed)}"))
     try:
         order = images.order_of_images  # resolving the references reports the broken ones
-        if order is not None and any(not isinstance(i, Image) for i in order.data):
+        if order is not None and any(not isinstance(i, BaseImage) for i in order.data):
             found.append(Problem(_path(images), "order_of_images refers to something that is not an image"))
     except NWBZarrImageError as err:
         found.append(Problem(f"{_path(images)}/order_of_images", str(err)))

@@ -278,3 +278,33 @@ def test_preview_and_view_show_external_images(tmp_path: Path, capsys: pytest.Ca
     assert "/stimulus/templates/scenes/scene" in items and items["/stimulus/templates/scenes"]["frames"] == 3
     assert status == 200
     np.testing.assert_array_equal(decode_png(body), pixels["scene"])
+
+
+def test_external_image_without_pillow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    _write_images(tmp_path)
+    images = nzi.read(write_ours(build_external_images(OURS), tmp_path / "f.nwb.zarr")).stimulus_template["scenes"]
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError, as when not installed
+    for call in (images["scene"].pixels, images["scene"].to_dask):
+        with pytest.raises(nzi.MissingDependencyError, match=r'pip install "nwbzarr-image\[image\]"'):
+            call()
+
+
+def test_validate_checks_external_images_without_opening_them(tmp_path: Path) -> None:
+    from builders import edit_metadata
+
+    from nwbzarr_image.validate import validate
+
+    path = write_ours(build_external_images(OURS), tmp_path / "f.nwb.zarr")  # the image files do not exist
+    assert [p for p in validate(str(path), deep=True) if p.severity == "error"] == []
+    edit_metadata(path, "stimulus/templates/scenes/scene",
+                  lambda meta: meta["attributes"].update(image_format="TIFF"))
+    problems = validate(str(path))
+    assert [(p.path, p.severity) for p in problems if "image_format" in p.message and p.severity == "error"] == [
+        ("/stimulus/templates/scenes/scene", "error")]
+    with pytest.warns(nzi.InvalidFileWarning, match=r"'image_format' must be one of \['PNG', 'JPEG', 'GIF'\]"):
+        image = nzi.read(path).stimulus_template["scenes"]["scene"]
+    assert image.image_format == "TIFF"  # kept as stored
+    with pytest.raises(nzi.SchemaError, match="image_format"):
+        nzi.read(path, strict=True)
