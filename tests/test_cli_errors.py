@@ -155,13 +155,15 @@ def test_info_validate_and_preview_open_legacy_v2_files(tmp_path: Path, capsys: 
     path = str(LEGACY / name)
     with pytest.warns(nzi.PerformanceWarning) if name.startswith("no_") else contextlib.nullcontext():
         nwb = nzi.read(path)
-    assert main(["info", path]) == 0
-    out = capsys.readouterr().out
-    for key, obj in nwb.acquisition.items():
-        assert f"/acquisition/{key}  {obj.neurodata_type}" in out
-        if obj.neurodata_type == "ImageSeries" and obj.data.shape[0] > 1:
-            assert f"data: shape {tuple(obj.data.shape)}, dtype {obj.data.dtype}" in out
-    assert "storage: chunks" in out and "codec blosc(cname=lz4" in out
+    for full in ([], ["--full"]):
+        assert main(["info", *full, path]) == 0
+        out = capsys.readouterr().out
+        for key, obj in nwb.acquisition.items():
+            assert f"/acquisition/{key}  {obj.neurodata_type}" in out
+            if obj.neurodata_type == "ImageSeries" and obj.data.shape[0] > 1:
+                assert f"data: shape {tuple(obj.data.shape)}, dtype {obj.data.dtype}" in out
+        assert "storage: chunks" in out and "codec blosc(" in out and "cname=lz4" in out
+        assert ("compression" in out) == bool(full)
     assert main(["validate", path]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("valid")
     png = tmp_path / "frame.png"
