@@ -106,3 +106,20 @@ def _find(nwb: nzi.NWBFile, group: str) -> object:
     if top == "stimulus":
         return nwb.stimulus[rest[-1]]
     return nwb.acquisition[rest[-1]]
+
+
+def test_a_series_missing_from_stale_consolidated_metadata_is_previewed_by_name_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "f.nwb.zarr"
+    nzi.write(full_file(), str(path))
+    root = json.loads((path / "zarr.json").read_text())
+    entries = root["consolidated_metadata"]["metadata"]
+    for key in [k for k in entries if k.startswith("acquisition/vid")]:
+        del entries[key]
+    (path / "zarr.json").write_text(json.dumps(root))
+    for name in ("vid", "/acquisition/vid", "acquisition/vid"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            shown = preview(str(path), name)
+        assert "/acquisition/vid" in shown.describe()
+        assert any("/acquisition/vid is in the store but not in the file's consolidated metadata" in str(w.message)
+                   for w in caught), [str(w.message) for w in caught]

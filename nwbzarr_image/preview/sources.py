@@ -240,12 +240,35 @@ def find(nwbfile: NWBFile, name: str) -> tuple[str, Any]:
     matches = [path for path in entries if path.endswith(key)]
     if len(matches) == 1:
         return matches[0], entries[matches[0]]
+    if not matches:
+        late = _late(nwbfile, key)
+        if late is not None:
+            return late
     listing = ", ".join(entries) or "none"
     if matches:
         raise NodeNotFoundError(f"{name!r} names more than one object of the file ({', '.join(matches)}); "
                                 "expected one. Give the full path.")
     raise NodeNotFoundError(f"no series or image {name!r} in the file; expected one of: {listing}. Pass its "
                             "name or path.")
+
+
+def _late(nwbfile: NWBFile, key: str) -> tuple[str, Any] | None:
+    """A series or image the file's consolidated metadata lacks but its store holds (looked up in the store,
+    which warns), by path (``/acquisition/cam``) or by a name directly in a collection (``cam``)."""
+    for attr, base in COLLECTIONS.items():
+        collection = getattr(nwbfile, attr, None)
+        if collection is None or getattr(collection, "find_missing", None) is None:
+            continue
+        parent, _, name = key.rpartition("/")
+        if parent not in ("", base) or not name or name in list(collection):  # known: not showable
+            continue
+        try:
+            found = collection[name]
+        except NodeNotFoundError:
+            continue
+        if isinstance(found, (TimeSeries, Images, BaseImage)):
+            return f"{base}/{name}", found
+    return None
 
 
 def open_source(path: str, obj: Any, *, allow_outside: bool = False, plane: int = 0) -> FrameSource:
