@@ -57,8 +57,9 @@ class Limits:
     max_reference_entries : int
         Entries of one pickled object reference (hdmf-zarr's hold four to six).
     max_video_frame_pixels : int
-        Pixels of one frame of an external video file (2**25: 8K UHD is 7680 x 4320), checked against the
-        container's header before decoding and by FFmpeg (``max_pixels``) on every frame.
+        Pixels of one frame of an external video file, or of an external image (2**25: 8K UHD is 7680 x 4320),
+        checked against the file's header before decoding and, for videos, by FFmpeg (``max_pixels``) on every
+        frame.
     max_video_read_bytes : int
         Decoded bytes of the frames one read of an external video file returns (one dask task, one preview);
         ``external_frames`` makes chunks of fewer frames than asked when that many would not fit.

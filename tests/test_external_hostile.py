@@ -123,3 +123,20 @@ def test_chunks_of_external_frames_fit_the_read_limit(tmp_path: Path) -> None:
         with pytest.raises(nzi.ExternalVideoError, match=r"reading 12 frames of external file 'v.avi'.*"
                                                          r"max_video_read_bytes=2560. Read at most 5 frames"):
             video.read(0, 12)
+
+
+def test_an_image_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    from builders import START
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(np.zeros((8192, 8192), np.uint8), "L").save(tmp_path / "bomb.png", optimize=True)
+    assert (tmp_path / "bomb.png").stat().st_size < 500_000
+    nwb = nzi.NWBFile("bomb", "bomb-1", START)
+    nwb.add_stimulus_template(nzi.Images("imgs", images=[nzi.ExternalImage("x", "bomb.png", "PNG")]))
+    nzi.write(nwb, str(tmp_path / "f.nwb.zarr"))
+    image = nzi.read(str(tmp_path / "f.nwb.zarr")).stimulus_template["imgs"]["x"]
+    message = r"external image 'bomb.png' .* has 8192 x 8192 pixels; expected at most max_video_frame_pixels="
+    with pytest.raises(nzi.ExternalImageError, match=message):
+        image.pixels()
+    with raised(max_video_frame_pixels=8192 * 8192):
+        assert image.pixels().shape == (8192, 8192)

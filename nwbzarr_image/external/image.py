@@ -11,6 +11,7 @@ import numpy as np
 from nwbzarr_image.errors import MissingDependencyError
 from nwbzarr_image.external.errors import ExternalFileNotFoundError, ExternalImageError
 from nwbzarr_image.external.paths import ExternalBase, ExternalTarget, resolve_external
+from nwbzarr_image.limits import get_limits
 
 # Pillow's format names for NWB's image_format values
 PIL_FORMATS = {"PNG": {"PNG"}, "JPEG": {"JPEG", "MPO"}, "GIF": {"GIF"}}
@@ -23,6 +24,18 @@ def _import_pil() -> Any:
         raise MissingDependencyError('ExternalImage.pixels needs Pillow; expected it installed, got none. Install '
                                      'it with pip install "nwbzarr-image[image]".') from err
     return Image
+
+
+def _check_size(image: Any, target: ExternalTarget, picture: Any) -> None:
+    """Our ExternalImageError naming the file and the limit if the header declares more pixels than the limit
+    (checked before any pixel is decoded: a small file can declare a huge image)."""
+    width, height = picture.size
+    limit = get_limits().max_video_frame_pixels
+    if width * height > limit:
+        raise ExternalImageError(f"{image.where}: external image {target.text!r} ({target.url}) has {width} x "
+                                 f"{height} pixels; expected at most max_video_frame_pixels={limit}. The file is "
+                                 "damaged or hostile; if it is real, raise the limit (nwbzarr_image.limits."
+                                 "set_limits or NWBZARR_IMAGE_MAX_VIDEO_FRAME_PIXELS).")
 
 
 def resolve_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
@@ -41,6 +54,7 @@ def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outsid
     try:
         with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
             found = picture.format
+            _check_size(image, target, picture)
             picture.seek(0)
             picture.load()
             pixels = _as_array(picture)
@@ -65,6 +79,7 @@ def header_of(image: Any, base: ExternalBase | None, *, allow_outside: bool = Fa
     target = resolve_image(image, base, allow_outside=allow_outside, allowed_roots=allowed_roots)
     try:
         with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
+            _check_size(image, target, picture)
             width, height = picture.size
             mode = picture.mode
             if mode == "P":
