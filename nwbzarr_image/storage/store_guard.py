@@ -150,9 +150,9 @@ class GuardedLocalStore(_Guard, LocalStore):
 
     def _inside(self, key: str) -> None:
         check_key(key, str(self))
-        root = self.__dict__.get("_real_root")
+        root = getattr(self, "_real_root", None)
         if root is None:
-            root = self.__dict__["_real_root"] = os.path.realpath(self.root)
+            root = self._real_root = os.path.realpath(self.root)
         target = os.path.realpath(os.path.join(root, key))
         if target != root and not target.startswith(root.rstrip(os.sep) + os.sep):
             raise LayoutError(f"{self.root}: {key} is a symbolic link to {target}, outside the store's directory "
