@@ -458,7 +458,7 @@ class ChunkReader:
             size = struct.unpack_from("<I", value, 4)[0] if len(value) >= 16 else -1  # the header's nbytes
             if size != expected:
                 raise ValueError(f"the chunk decodes to {size} bytes, expected {expected}")
-            self.decoders[-1].decode(value, out=dest.reshape(-1).view(np.uint8))
+            numcodecs.blosc.decompress(value, dest)  # the header's size was checked: exactly dest
             return
         if self.decoders:  # Zstd, Gzip: never more than the chunk's bytes (a hostile chunk cannot inflate)
             value = bounded_decode(self.decoders[-1], value, expected, self.where)
