@@ -176,6 +176,7 @@ def test_play_gives_every_frame_in_order_reading_ahead_with_bounded_memory(tmp_p
     np.testing.assert_array_equal(rest, frames[6:70])
     assert set(store.chunk_reads().values()) == {1}  # every chunk read once
     np.testing.assert_array_equal(np.stack(list(nzi.play(frames[:7]))), frames[:7])  # any array plays
+    np.testing.assert_array_equal(np.stack(list(nzi.play(series.data[:, 2:9, 3], 70))), frames[70:, 2:9, 3])
     np.testing.assert_array_equal(np.stack(list(nzi.play(da.from_array(frames, chunks=(9, 16, 16)), -3))),
                                   frames[-3:])
 

@@ -86,7 +86,9 @@ def play(data: Any, start: int = 0, stop: int | None = None, *, ahead_bytes: int
                                 "data. Pass series.data, or a series that stores its frames.")
     lazy = as_lazy(values, "play")
     first, last, _ = slice(start, stop).indices(lazy.shape[0])
-    source = getattr(lazy, "_direct", (None, None))[0] if isinstance(lazy, DirectArray) else None
+    source, key = getattr(lazy, "_direct", (None, None)) if isinstance(lazy, DirectArray) else (None, None)
+    if key is not None:  # a selection of a stored array: played through dask
+        source = None
     reader = source.reader if isinstance(source, ChunkSource) else None
     rest = (slice(None),) * (lazy.ndim - 1)
     if reader is not None:
