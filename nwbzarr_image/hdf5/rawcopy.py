@@ -18,6 +18,7 @@ import numpy as np
 
 from nwbzarr_image.hdf5.index import linear_index
 from nwbzarr_image.hdf5.view import ArraySource
+from nwbzarr_image.storage.zarr_compat import set_bytes
 
 SHARD_BYTES = 64 * 1024 * 1024  # decoded bytes of whole chunks per shard
 EMPTY = np.uint64(2**64 - 1)
@@ -62,9 +63,6 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
 def _copy_shard(store: Any, source: ArraySource, array: Any, table: Any, first: int, per_shard: int,
                 rest: tuple[int, ...], pool: ThreadPoolExecutor) -> None:
     """One shard: one merged read of its chunks, each chunk checked by decoding, one write."""
-    from zarr.core.buffer import cpu
-    from zarr.core.sync import sync
-
     encode = array.metadata.chunk_key_encoding.encode_chunk_key
     prefix = f"{array.path}/"
     rows = list(range(first, min(first + per_shard, source.grid[0])))
@@ -81,10 +79,10 @@ def _copy_shard(store: Any, source: ArraySource, array: Any, table: Any, first: 
         check.result()
     if per_shard == 1:
         if chunks[0]:
-            sync(array.store.set(prefix + encode((first, *rest)), cpu.Buffer.from_bytes(chunks[0])))
+            set_bytes(array.store, prefix + encode((first, *rest)), chunks[0])
     elif any(chunks):
         data = _shard(chunks, per_shard)
-        sync(array.store.set(prefix + encode((first // per_shard, *rest)), cpu.Buffer.from_bytes(data)))
+        set_bytes(array.store, prefix + encode((first // per_shard, *rest)), data)
 
 
 def _verify(store: Any, source: ArraySource, coords: tuple[int, ...], blob: bytes) -> None:
