@@ -235,6 +235,11 @@ class Suite:
                     print(f"  round {round_index + 1}/{rounds} {name}: {summary}", flush=True)
         return results
 
+    def run_one(self, name: str, params: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+        """One fresh process running method ``name``: ``{"ok": True, "ops": {op: timing}}`` or ``{"ok": False,
+        "error": ...}`` (for scripts that must do something between two processes, e.g. count requests)."""
+        return self._child(name, params, env)
+
     def _child(self, name: str, params: dict[str, Any], env: dict[str, str] | None) -> dict[str, Any]:
         command = [sys.executable, self.script, "--child", name, "--params", json.dumps(params)]
         child_env = {**os.environ, **(env or {})}

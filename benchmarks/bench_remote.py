@@ -22,7 +22,7 @@ and a third file is copied in:
 The folder is served by a static HTTP server (``http.server``, threaded, HTTP/1.0 so one connection per
 request, like ``tests/servers.py``) on 127.0.0.1 at a free port, in the parent process. Every request
 sleeps ``--latency`` seconds (default 0.020) before it is answered, 404s included, and is counted by
-method (GET / HEAD separately) and path. Each reader runs in a fresh child process per round; the child
+method (GET / HEAD separately) and path. Each reader runs in a fresh child process per round (``benchmarks/_harness.py``); the child
 imports its libraries first (untimed; ``distributed`` too, which dask's first ``compute`` imports when it
 is installed, ~0.15 s here, reported separately), then marks phases with uncounted requests to ``/__phase__/<name>``
 so the parent can attribute every counted request to one phase:
@@ -64,7 +64,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -85,7 +84,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Report  # benchmarks/_report.py: run the scripts from the repository root
+from _harness import Report, Suite, Timing, child_entry, digest  # benchmarks/_harness.py: run from the repo root
 
 SEED = 20240607
 DEFAULT_SERIES = 8
@@ -105,7 +104,6 @@ REPO = Path(__file__).resolve().parent.parent
 V2_FIXTURE = REPO / "tests" / "fixtures" / "legacy_v2" / "images_pickle.nwb.zarr"
 V2_EXPECTED = REPO / "tests" / "fixtures" / "legacy_v2" / "expected.json"
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "bench_remote.txt"
-RESULT_TAG = "BENCH_REMOTE_RESULT "
 PHASE_PREFIX = "/__phase__/"
 PHASES = ("open", "frame", "open2", "frame2")
 FILES = {"ours-v3": "ours.nwb.zarr", "hdmf-v3": "hdmf.nwb.zarr", "legacy-v2": "legacy_v2.nwb.zarr"}
@@ -217,8 +215,7 @@ def image_data(index: int) -> np.ndarray:
 
 
 def frame_digest(frame: np.ndarray) -> str:
-    frame = np.ascontiguousarray(frame)
-    return f"{frame.dtype.name}{list(frame.shape)}:{hashlib.sha256(frame.tobytes()).hexdigest()[:16]}"
+    return digest(frame)  # the harness's: what a child reports for the frame it read
 
 
 def storage_layout(shape: tuple[int, ...]) -> tuple[tuple[int, ...], Any]:
@@ -290,7 +287,16 @@ def mark(base: str, phase: str) -> None:
         response.read()
 
 
-def child_main(reader: str, base: str, file_key: str) -> int:
+def remote_method(key: str, params: dict[str, Any]) -> dict[str, Timing]:
+    """In a child (``benchmarks/_harness.py``): one reader on one file, its four phases timed."""
+    config = next(c for c in CONFIGS if c.key == key)
+    result = run_phases(config.reader, params["base"], config.file)
+    ops = {phase: Timing([result["seconds"][phase]], result["digest"].get(phase)) for phase in PHASES}
+    ops["open"].extra = {"summary": result["summary"], "distributed_import_s": result["distributed_import_s"]}
+    return ops
+
+
+def run_phases(reader: str, base: str, file_key: str) -> dict[str, Any]:
     import aiohttp  # noqa: F401 - imported before the clock, like the other libraries
     import dask.array  # noqa: F401
     import fsspec.implementations.http  # noqa: F401
@@ -366,10 +372,6 @@ def child_main(reader: str, base: str, file_key: str) -> int:
             result["digest"][frame_phase] = frame_digest(values)
             mark(base, "check")
         result["summary"] = summary(handles[-1])
-        result["ok"] = True
-    except Exception as err:  # reported by the parent; the row is not retried
-        result["ok"] = False
-        result["error"] = f"{type(err).__name__}: {err}"
     finally:
         mark(base, "done")
         for handle in handles:
@@ -377,8 +379,11 @@ def child_main(reader: str, base: str, file_key: str) -> int:
                 close(handle)
             except Exception:  # closing must not hide the result
                 pass
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
+    return result
+
+
+METHODS = {config.key: (lambda params, key=config.key: remote_method(key, params)) for config in CONFIGS}
+SUITE = Suite(__file__, METHODS, timeout_s=CHILD_TIMEOUT_S)
 
 
 # --------------------------------------------------------------------------- parent
@@ -400,18 +405,14 @@ class Row:
 
 def run_child(config: Config, server: CountingServer) -> dict[str, Any]:
     server.take()
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", config.reader, "--base", server.url,
-               "--file", config.file]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {CHILD_TIMEOUT_S:.0f} s"}
+    outcome = SUITE.run_one(config.key, {"base": server.url})  # a fresh process (benchmarks/_harness.py)
     counted = server.take()
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        return {"ok": False, "error": f"child exited {proc.returncode}: {tail}"}
-    result = json.loads(lines[-1][len(RESULT_TAG):])
+    if not outcome.get("ok"):
+        return {"ok": False, "error": outcome.get("error", "no result")}
+    ops = outcome["ops"]
+    result: dict[str, Any] = {"ok": True, "seconds": {p: ops[p]["seconds"][0] for p in PHASES},
+                              "digest": {p: ops[p]["digest"] for p in ("frame", "frame2")},
+                              **ops["open"]["extra"]}
     prefix = "/" + FILES[config.file]
     requests: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     for (phase, method, path), n in counted.items():
@@ -500,9 +501,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="folder to serve (default: a fresh temporary directory under /tmp, removed at the end)")
     parser.add_argument("--quick", action="store_true",
                         help="4 series of 16 x 64 x 64, one round, 2 ms per request (the test suite runs it)")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--base", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.series, args.frames, args.size, args.repeats, args.latency = 4, 16, 64, 1, 0.002
@@ -512,9 +510,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
+    child_entry(argv, METHODS)
     args = parse_args(argv[1:])
-    if args.child is not None:
-        return child_main(args.child, args.base, args.file)
     total_start = time.perf_counter()
     report = Report()
     for line in header_lines(argv, args):
