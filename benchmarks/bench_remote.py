@@ -22,10 +22,10 @@ and a third file is copied in:
 The folder is served by a static HTTP server (``http.server``, threaded, HTTP/1.0 so one connection per
 request, like ``tests/servers.py``) on 127.0.0.1 at a free port, in the parent process. Every request
 sleeps ``--latency`` seconds (default 0.020) before it is answered, 404s included, and is counted by
-method (GET / HEAD separately) and path. Each reader runs in a fresh child process per round (``benchmarks/_harness.py``); the child
-imports its libraries first (untimed; ``distributed`` too, which dask's first ``compute`` imports when it
-is installed, ~0.15 s here, reported separately), then marks phases with uncounted requests to ``/__phase__/<name>``
-so the parent can attribute every counted request to one phase:
+method (GET / HEAD separately) and path. Each reader runs in a fresh child process per round
+(``benchmarks/_harness.py``); the child imports its libraries first (untimed; ``distributed`` too, which
+dask's first ``compute`` imports when it is installed, ~0.15 s here, reported separately), then marks phases
+with uncounted requests to ``/__phase__/<name>`` so the parent can attribute every counted request to one phase:
 
 1. ``open``: ours ``nzi.read(url, storage_options=SO)``; hdmf-zarr ``NWBZarrIO(url, mode="r",
    storage_options=SO).read()`` (``NWBZarrV2IO`` for the v2 file), with ``SO = {"skip_instance_cache":
