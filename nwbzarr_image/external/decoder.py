@@ -38,7 +38,13 @@ MAX_IDLE = 2  # decoders kept open per file, for reads that continue where anoth
 # only ever read itself.
 FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpeg,mpegts,mpegvideo,m4v,flv,ogg,h264,hevc,mjpeg,gif,asf,"
            "nut,ivf,yuv4mpegpipe,dv,rawvideo")
-OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMATS}
+
+
+def open_options() -> dict[str, str]:
+    """FFmpeg's options for opening an external file: local files only, plain video demuxers only, and no frame
+    beyond max_video_frame_pixels decoded, not even while probing the streams (``options`` reach them too)."""
+    return {"protocol_whitelist": "file", "format_whitelist": FORMATS,
+            "max_pixels": str(get_limits().max_video_frame_pixels)}
 CACHE_BYTES = 256 * 2**20  # decoded frames kept per file when a read decodes past them on its way (see read)
 
 
@@ -135,10 +141,10 @@ class VideoFile:
         target, handle = self.target, None
         try:
             if target.is_local:
-                container = av.open(target.path, mode="r", options=OPEN_OPTIONS)
+                container = av.open(target.path, mode="r", options=open_options())
             else:
                 handle = target.fs.open(target.path, "rb")
-                container = av.open(handle, mode="r", options=OPEN_OPTIONS)
+                container = av.open(handle, mode="r", options=open_options())
         except FileNotFoundError as err:
             raise ExternalFileNotFoundError(f"{self.where}: external file {target.text!r} not found at "
                                             f"{target.url}; expected a video file there. Check the path (relative "
