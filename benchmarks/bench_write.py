@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Report, smooth_field  # benchmarks/_report.py: run the scripts from the repository root
+from _harness import Report, Suite, Timing, child_entry, smooth_field  # benchmarks/_harness.py: from the repo root
 
 SEED = 20240607
 FRAME_SHAPE = (512, 512)
@@ -118,7 +118,6 @@ METHODS = ("raw-zarr", "zarrs", "tensorstore", "codec-alone", "hdmf-zarr-array",
 BIG_METHODS = ("ours-iterator", "hdmf-zarr-dci")
 ITERATOR_METHODS = ("hdmf-zarr-dci", "ours-iterator")
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "bench_write.txt"
-RESULT_TAG = "BENCH_WRITE_RESULT "
 
 
 # --------------------------------------------------------------------------- output
@@ -450,8 +449,22 @@ def run_ours(store: Path, data: Any) -> float:
     return clock_stop(start)
 
 
-def child_main(args: argparse.Namespace) -> int:
-    """Run one method ``--repeats`` times in this (fresh) process and print one JSON result line (best run)."""
+def write_method(method: str, params: dict[str, Any]) -> dict[str, Timing]:
+    """In a child (``benchmarks/_harness.py``): one method ``repeats`` times; the best run's checks as extras,
+    chunk 0's sha256 as the digest every method must share."""
+    args = argparse.Namespace(child=method, frames=params["frames"], out_dir=params["out_dir"],
+                              movie_file=params["movie_file"], repeats=params["repeats"])
+    result = child_main(args)
+    if "error" in result:
+        sys.stderr.write(result.get("traceback", ""))
+        raise RuntimeError(result["error"])
+    timing = Timing(result["all_seconds"], result["chunk0_sha"], result["all_cpu_seconds"],
+                    peak_rss_mb=result["peak_rss_mb"], extra=result)
+    return {"write": timing}
+
+
+def child_main(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one method ``--repeats`` times in this (fresh) process; the best run's result (or the error)."""
     silence_pynwb_warnings()
     method = args.child
     n_frames = args.frames
@@ -512,13 +525,13 @@ def child_main(args: argparse.Namespace) -> int:
     except BaseException as err:  # reported to the parent, which carries on
         result["error"] = f"{type(err).__name__}: {err}"
         result["traceback"] = traceback.format_exc()
-        print(RESULT_TAG + json.dumps(result), flush=True)
-        return 1
     finally:
         if pool is not None:
             pool.shutdown()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
+    return result
+
+
+CHILD_METHODS = {name: (lambda params, name=name: write_method(name, params)) for name in METHODS}
 
 
 # --------------------------------------------------------------------------- parent
@@ -554,27 +567,17 @@ class Row:
 
 def run_child(method: str, n_frames: int, out_dir: Path, movie_file: Path | None, timeout: float, repeats: int
               ) -> Row:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", method, "--frames", str(n_frames),
-               "--out-dir", str(out_dir), "--repeats", str(repeats)]
-    if movie_file is not None:
-        command += ["--movie-file", str(movie_file)]
     os.sync()
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return Row(method, status="skipped", reason=f"did not finish within {timeout:.0f} s (killed)")
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_TAG)]
-    if not lines:
-        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        return Row(method, status="FAILED", reason=f"exit {proc.returncode}, no result: {tail}")
-    result = json.loads(lines[-1][len(RESULT_TAG):])
-    if "error" in result:
-        error = result["error"]
-        status = "not available" if "not supported yet" in error else "FAILED"
-        if status == "FAILED":
-            sys.stderr.write(result.get("traceback", ""))
-        return Row(method, result, status=status, reason=error)
-    return Row(method, result)
+    params = {"frames": n_frames, "out_dir": str(out_dir), "movie_file": str(movie_file) if movie_file else None,
+              "repeats": repeats}
+    outcome = Suite(__file__, CHILD_METHODS, timeout_s=timeout).run_one(method, params)  # a fresh process
+    if not outcome.get("ok"):
+        error = str(outcome.get("error", "no result"))
+        if error.startswith("timed out"):
+            return Row(method, status="skipped", reason=f"did not finish within {timeout:.0f} s (killed)")
+        error = error.removeprefix("RuntimeError: ")
+        return Row(method, status="not available" if "not supported yet" in error else "FAILED", reason=error)
+    return Row(method, outcome["ops"]["write"]["extra"])
 
 
 def merge_rows(old: Row | None, new: Row) -> Row:
@@ -758,8 +761,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None,
                         help=f"timed writes per process (default {DEFAULT_REPEATS}; 1 with --big); the best of "
                         "rounds x repeats is reported")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--movie-file", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.big and args.only is not None and args.only not in BIG_METHODS:
         parser.error(f"--big runs {', '.join(BIG_METHODS)}; --only {args.only} is not one of them")
@@ -767,10 +768,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
+    child_entry(argv, CHILD_METHODS)
     args = parse_args(argv[1:])
-    if args.child is not None:
-        args.repeats = args.repeats or 1
-        return child_main(args)
     if args.frames is not None:
         n_frames = args.frames
     elif args.big:
