@@ -191,3 +191,14 @@ def test_damaged_gzip_chunk_is_not_a_zlib_traceback(tmp_path: Path) -> None:
     np.testing.assert_array_equal(series.data[:10].compute(), values[:10])
     with pytest.raises(nzi.CorruptDataError, match="/acquisition/z/data"):
         series.data[15].compute()
+
+
+def test_external_link_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    other = _movie_file(tmp_path / "other.nwb")
+    path = _movie_file(tmp_path / "linking.nwb", chunks=(10, 64, 48), compression="gzip")
+    with h5py.File(path, "r+") as h:
+        h["acquisition/borrowed"] = h5py.ExternalLink(str(other), "/acquisition/m")
+    with pytest.warns(nzi.InvalidFileWarning, match=r"/acquisition/borrowed: an external link to .*other\.nwb"):
+        nwbfile = nzi.read(str(path))
+    assert sorted(nwbfile.acquisition) == ["m"]
+    np.testing.assert_array_equal(nwbfile.acquisition["m"].data[4].compute(), MOVIE[4])
