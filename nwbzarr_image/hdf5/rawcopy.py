@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -52,19 +52,23 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
                                chunk_key_encoding=chunk_key_encoding)
     table = store.table(source)
     rest = (0,) * (len(source.shape) - 1)
+    pending: tuple[int, list[bytes], list[Future[None]]] | None = None
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
-        for first in range(0, source.grid[0], per_shard):
-            _copy_shard(store, source, array, table, first, per_shard, rest, pool)
+        for first in range(0, source.grid[0], per_shard):  # the next shard is read while the last is checked
+            current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool))
+            if pending is not None:
+                _write_shard(array, pending, per_shard, rest)
+            pending = current
             if progress is not None:
                 progress(min(per_shard, source.grid[0] - first))
+        if pending is not None:
+            _write_shard(array, pending, per_shard, rest)
     return True
 
 
-def _copy_shard(store: Any, source: ArraySource, array: Any, table: Any, first: int, per_shard: int,
-                rest: tuple[int, ...], pool: ThreadPoolExecutor) -> None:
-    """One shard: one merged read of its chunks, each chunk checked by decoding, one write."""
-    encode = array.metadata.chunk_key_encoding.encode_chunk_key
-    prefix = f"{array.path}/"
+def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_shard: int, rest: tuple[int, ...],
+                pool: ThreadPoolExecutor) -> tuple[list[bytes], list[Future[None]]]:
+    """The chunks of one shard (one merged read) and the checks of each, decoding it in the pool."""
     rows = list(range(first, min(first + per_shard, source.grid[0])))
     entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
     stored = [(offset, size) for offset, size, _ in entries if size]
@@ -75,8 +79,17 @@ def _copy_shard(store: Any, source: ArraySource, array: Any, table: Any, first: 
             raise store._truncated(source, (row, *rest), offset, size, len(blob))
     checks = [pool.submit(_verify, store, source, (row, *rest), blob)
               for row, blob in zip(rows, chunks, strict=True) if blob]
+    return chunks, checks
+
+
+def _write_shard(array: Any, shard: tuple[int, list[bytes], list[Future[None]]], per_shard: int,
+                 rest: tuple[int, ...]) -> None:
+    """Write one shard once every chunk of it decoded (a damaged chunk raises here)."""
+    first, chunks, checks = shard
     for check in checks:
         check.result()
+    encode = array.metadata.chunk_key_encoding.encode_chunk_key
+    prefix = f"{array.path}/"
     if per_shard == 1:
         if chunks[0]:
             set_bytes(array.store, prefix + encode((first, *rest)), chunks[0])
