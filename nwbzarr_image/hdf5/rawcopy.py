@@ -2,8 +2,8 @@
 
 Used when the HDF5 chunks hold whole frames and every filter is one numcodecs decodes (deflate, shuffle,
 fletcher32, Blosc, zstd): the output declares the same codecs inside ``sharding_indexed``, so nothing is decoded
-or re-encoded. Shards are built one at a time (one merged read of their chunks, one write), so memory stays at
-one shard whatever the movie length.
+or re-encoded. Shards are built in turn (one merged read of their chunks, one write; the next is read while the
+last one's chunks are checked), so memory stays at two shards whatever the movie length.
 """
 
 from __future__ import annotations
