@@ -44,8 +44,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import REPO, Report, Suite, Timing, child_entry, common_args, header, machine_line, measure, \
-    smooth_field, table
+from _harness import (
+    REPO,
+    Report,
+    Results,
+    Suite,
+    Timing,
+    child_entry,
+    common_args,
+    header,
+    machine_line,
+    measure,
+    smooth_field,
+    table,
+)
 
 SEED = 20261201
 BIG_FRAMES = 100_000  # the 200 GB movie of the issue (1024 x 1024 uint16)
@@ -329,23 +341,27 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         open_dir = Path(tmp) / "open"
         open_dir.mkdir()
-        write_many(open_dir / "many.nwb.zarr", images, series)
-        write_external_reference(open_dir / "reference.nwb.zarr")
+        names = [m for m in METHODS if not args.only or m in args.only]
+        if any(m in OPEN_METHODS for m in names):
+            write_many(open_dir / "many.nwb.zarr", images, series)
+            write_external_reference(open_dir / "reference.nwb.zarr")
         files = {"many": "many.nwb.zarr", "external": "reference.nwb.zarr"}
         params = {"frames": n, "shape": shape, "frame": args.frame or n // 2 + 1, "dir": tmp,
                   "open_dir": str(open_dir), "files": files}
         report.emit(f"movie: uint16 ({n}, {shape[0]}, {shape[1]}), {n * math.prod(shape) * 2 / 1e6:.1f} MB, "
                     f"frame {params['frame']} read; 200 GB = {BIG_FRAMES} frames of {shape[0]}x{shape[1]}")
-        report.emit(f"many.nwb.zarr: {images} GrayscaleImages + {series} ImageSeries, "
-                    f"{count_objects(open_dir / 'many.nwb.zarr')} files; reference.nwb.zarr (pynwb): "
-                    f"{count_objects(open_dir / 'reference.nwb.zarr')} files")
-        names = [m for m in METHODS if not args.only or m in args.only]
-        layout_results = Suite(__file__, METHODS).run(params, [m for m in names if m in LAYOUT_METHODS], rounds)
-        open_results = Suite(__file__, METHODS).run(params, [m for m in names if m in OPEN_METHODS], rounds)
-        frame_results = Suite(__file__, METHODS).run(params, [m for m in names if m in FRAME_METHODS], rounds)
+        if (open_dir / "many.nwb.zarr").exists():
+            report.emit(f"many.nwb.zarr: {images} GrayscaleImages + {series} ImageSeries, "
+                        f"{count_objects(open_dir / 'many.nwb.zarr')} files; reference.nwb.zarr (pynwb): "
+                        f"{count_objects(open_dir / 'reference.nwb.zarr')} files")
+        layout_results, open_results, frame_results = (
+            Suite(__file__, METHODS).run(params, chosen, rounds) if chosen else Results([])
+            for chosen in ([m for m in names if m in group] for group in (LAYOUT_METHODS, OPEN_METHODS,
+                                                                          FRAME_METHODS)))
     columns = [("chunks", lambda r: r.extra.get("chunks", "")), ("shards", lambda r: r.extra.get("shards", "")),
                ("objects", lambda r: str(r.extra.get("objects", ""))),
-               ("obj. 200 GB", lambda r: str(r.extra.get("objects_200gb", "")))]
+               ("obj. 200 GB", lambda r: str(r.extra.get("objects_200gb", ""))),
+               ("stored MB", lambda r: f"{r.extra.get('stored_mb', 0):.0f}")]
     report.emit()
     report.emit("== 1. layout: write (streamed from a generator)")
     for line in table(layout_results, "write", rate="frames", extra=columns):
@@ -359,7 +375,7 @@ def main(argv: list[str]) -> int:
     for op in sorted({op for per in open_results.ops.values() for op in per}):
         report.emit()
         report.emit(f"== 2. {op}")
-        sub = type(open_results)([m for m in open_results.methods if open_results.op(m, op)], open_results.ops)
+        sub = Results([m for m in open_results.methods if open_results.op(m, op)], open_results.ops)
         for line in table(sub, op, extra=requests):
             report.emit(line)
     report.emit()

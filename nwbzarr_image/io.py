@@ -27,7 +27,14 @@ from nwbzarr_image.model import NWBFile
 from nwbzarr_image.storage import stores
 from nwbzarr_image.storage.consolidate import consolidate_file
 from nwbzarr_image.storage.defaults import SHARD_ABOVE_BYTES, sharding
-from nwbzarr_image.storage.reader import is_consolidated, open_root, read_tree
+from nwbzarr_image.storage.reader import (
+    is_consolidated,
+    open_root,
+    read_tree,
+    read_tree_json,
+    root_document,
+    root_group,
+)
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
 from nwbzarr_image.storage.store_guard import guarded
 from nwbzarr_image.storage.transaction import WriteMode, recover, write_file
@@ -173,7 +180,11 @@ def _read_tree(store: Store, name: str, strict: bool = False) -> tuple[GroupNode
 
 def _read_tree_any(store: Store, name: str, strict: bool) -> tuple[GroupNode, bool, int]:
     try:
-        root = open_root(store)
+        document = root_document(store)  # the one request of opening a consolidated file
+        tree = read_tree_json(store, document, name, strict) if document is not None else None
+        if tree is not None:  # the plain case: no zarr object built per node
+            return tree, True, 3
+        root = open_root(store) if document is None else root_group(store, document)
         return read_tree(root, name, strict), is_consolidated(root), 3
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError) as err:
         missing: Exception = err

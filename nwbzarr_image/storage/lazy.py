@@ -210,6 +210,26 @@ def as_dask(array: Any, identity: str, strict: bool = False, source: ZarrSource 
     return lazy
 
 
+def as_dask_deferred(source: Any, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...], identity: str,
+                     strict: bool = False) -> da.Array:
+    """:func:`as_dask` for a ``source`` made on first use (a file's thousands of arrays cost nothing at open):
+    the same graph and name, one task per stored chunk (shard), built without touching the source."""
+    from dask.array.core import getter_nofancy
+    from dask.blockwise import blockwise
+    from dask.highlevelgraph import HighLevelGraph
+    from dask.layers import ArraySliceDep
+
+    blocks = tuple(((c,) * (n // c) + ((n % c,) if n % c else ())) or (0,) for n, c in zip(shape, chunks,
+                                                                                            strict=True))
+    name = "nwbzarr-" + tokenize(identity, shape, str(dtype), chunks, strict)
+    index = tuple(range(len(shape)))
+    layer = blockwise(getter_nofancy, name, index, source, None, ArraySliceDep(blocks), index, numblocks={},
+                      _data_producer=True)
+    lazy = da.Array(HighLevelGraph.from_collections(name, layer, dependencies=()), name, blocks,
+                    meta=np.empty((0,) * len(shape), dtype=dtype))
+    return DirectArray.wrap(lazy, source, None)
+
+
 class _Refused:
     """Stands for an array whose values are refused (a codec or a size beyond the limits): reading raises."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Literal
 
@@ -18,9 +19,9 @@ from nwbzarr_image.limits import get_limits
 from nwbzarr_image.model.record import ArrayRecord
 from nwbzarr_image.storage.direct_source import ChunkSource
 from nwbzarr_image.storage.guard import guard
-from nwbzarr_image.storage.lazy import as_dask, named, read_errors, refused
+from nwbzarr_image.storage.lazy import as_dask, as_dask_deferred, named, read_errors, refused
 from nwbzarr_image.storage.store_guard import check_group_depth, check_key
-from nwbzarr_image.storage.zarr_compat import list_keys, run
+from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, run, v3_array, v3_group
 
 RESERVED = {"_LINKS", "zarr_link", "_DTYPE", "zarr_dtype"}
 # extra field of a 0-d array's consolidated metadata: the array has no stored chunk, its value is its fill value
@@ -38,6 +39,9 @@ class ZarrStoredArray:
         self.shape = () if squeeze else tuple(array.shape)
         self.dtype = array.dtype
         self.path = "/" + array.path
+        self._guard(array)
+
+    def _guard(self, array: Any) -> None:
         self.problem: LayoutError | None = None
         try:
             self.array = guard(array, self.path)
@@ -75,6 +79,80 @@ class ZarrStoredArray:
 
     def __repr__(self) -> str:
         return f"<stored array {self.path} shape={self.shape} dtype={self.dtype}>"
+
+
+class MetadataStoredArray(ZarrStoredArray):
+    """An array known from the consolidated metadata: shape and dtype from its JSON entry, and the zarr array
+    (with its codecs checked) made on first use, so opening a file of many arrays builds none of them."""
+
+    def __init__(self, store: Any, path: str, entry: dict[str, Any], dtype: Any, identity: str,
+                 squeeze: bool = False, strict: bool = False) -> None:
+        self.strict = strict
+        self.identity = identity
+        self.squeeze = squeeze
+        self.shape = () if squeeze else tuple(entry["shape"])
+        self.dtype = dtype
+        self.path = "/" + path
+        self._make = (store, path, entry)
+
+    def __getattr__(self, name: str) -> Any:  # only for what __init__ left out: the array and its problem
+        if name not in ("array", "problem") or "_make" not in self.__dict__:
+            raise AttributeError(name)
+        store, path, entry = self.__dict__.pop("_make")
+        self._guard(v3_array(store, path, entry))
+        return self.__dict__[name]
+
+    def lazy(self) -> Any:
+        made = self.__dict__.get("_make")
+        chunks = _grid(made[2]) if made is not None and self.shape else None
+        if made is None or chunks is None or getattr(made[0], "dask_plan", None) is not None:
+            return super().lazy()
+        return as_dask_deferred(DeferredSource(self), self.shape, self.dtype, chunks, self.identity, self.strict)
+
+
+def _grid(entry: dict[str, Any]) -> tuple[int, ...] | None:
+    """The unit of one task from an array's JSON: its chunk grid (the shard shape when sharded), if regular."""
+    grid = entry.get("chunk_grid")
+    shape = grid.get("configuration", {}).get("chunk_shape") if isinstance(grid, dict) else None
+    if not isinstance(grid, dict) or grid.get("name") != "regular" or not isinstance(shape, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape) or len(shape) != len(
+            entry["shape"]):
+        return None
+    return tuple(shape)
+
+
+class DeferredSource:
+    """The dask source of a :class:`MetadataStoredArray`: the array's ChunkSource, made on first use."""
+
+    def __init__(self, stored: MetadataStoredArray) -> None:
+        self.stored = stored
+        self.shape, self.dtype, self.ndim, self.url = stored.shape, stored.dtype, len(stored.shape), stored.identity
+        self._source: ChunkSource | None = None
+
+    def source(self) -> ChunkSource:
+        if self._source is None:
+            if self.stored.problem is not None:  # a codec or a size beyond the limits: reading raises
+                raise self.stored.problem
+            self._source = ChunkSource(self.stored.array, strict=self.stored.strict, url=self.url)
+        return self._source
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.source()[key]
+
+    def selected_shape(self, key: Any) -> tuple[int, ...] | None:
+        return None if self.stored.problem is not None else self.source().selected_shape(key)
+
+    def read_direct(self, key: Any) -> Any:
+        return self.source().read_direct(key)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __reduce__(self) -> Any:
+        return self.source().__reduce__()
+
+    def __repr__(self) -> str:
+        return f"DeferredSource({self.url})"
 
 
 def check_load(where: str, shape: tuple[int, ...], dtype: Any) -> None:
@@ -152,6 +230,23 @@ def open_root(store: Any, *, consolidated: bool | None = None, mode: Literal["r"
     return zarr.open_group(store, mode=mode, use_consolidated=consolidated, zarr_format=3)
 
 
+def root_document(store: Any) -> dict[str, Any] | None:
+    """The root ``zarr.json`` of a Zarr format 3 group (one request); None when it is of another kind (zarr
+    then reads it again and says what is wrong). No ``zarr.json`` at all raises ``GroupNotFoundError``."""
+    raw = get_bytes(store, "zarr.json")
+    if raw is None:
+        raise zarr.errors.GroupNotFoundError(store, "")
+    document = json.loads(raw)
+    if not isinstance(document, dict) or document.get("zarr_format") != 3 or document.get("node_type") != "group":
+        return None
+    return document
+
+
+def root_group(store: Any, document: dict[str, Any]) -> zarr.Group:
+    """The root group from its document already read (no second request)."""
+    return v3_group(store, document)
+
+
 def is_consolidated(root: zarr.Group) -> bool:
     return root.metadata.consolidated_metadata is not None
 
@@ -177,6 +272,65 @@ def read_tree(root: zarr.Group, identity: str, strict: bool = False) -> GroupNod
         else:
             parent.children[name] = _array_node(name, member, f"{identity}/{prefix}{path}", strict)
     return tree
+
+
+# data types whose numpy dtype the JSON names (what zarr's array.dtype gives); any other makes the reader use zarr
+_JSON_DTYPES: dict[str, Any] = {name: np.dtype(name) for name in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+    "float64", "complex64", "complex128")}
+_JSON_DTYPES["string"] = np.dtypes.StringDType()
+
+
+def read_tree_json(store: Any, root: dict[str, Any], identity: str, strict: bool = False) -> GroupNode | None:
+    """The node tree from a root ``zarr.json`` document with consolidated metadata, without building a zarr
+    object per node; None when an entry is not of the plain kinds this covers (zarr then reads the file)."""
+    consolidated = root.get("consolidated_metadata")
+    entries = consolidated.get("metadata") if isinstance(consolidated, dict) else None
+    if root.get("zarr_format") != 3 or root.get("node_type") != "group" or not isinstance(entries, dict):
+        return None
+    attrs = _plain_attrs(root)
+    if attrs is None:
+        return None
+    if not all(isinstance(path, str) and isinstance(entry, dict) and entry.get("zarr_format") == 3 and all(
+            safe_name(part) and not part.startswith("__") for part in path.split("/"))
+            for path, entry in entries.items()):
+        return None  # anything unusual is zarr's to read (and to refuse)
+    check_group_depth(entries, identity)
+    for path in entries:
+        check_key(path, identity)  # a consolidated key may say anything: none may leave the store
+    tree = group_node("", attrs)
+    nodes: dict[str, GroupNode] = {"": tree}
+    for path in sorted(entries, key=lambda p: p.count("/")):
+        entry = entries[path]
+        parent_path, _, name = path.rpartition("/")
+        parent = nodes.get(parent_path)
+        if parent is None or not safe_name(name):
+            continue
+        kind, attrs = entry.get("node_type"), _plain_attrs(entry)
+        if attrs is None:
+            return None
+        if kind == "group":
+            nested = entry.get("consolidated_metadata")
+            if isinstance(nested, dict) and nested.get("metadata"):
+                return None  # the root's flat listing is zarr-python's layout; anything else is zarr's to read
+            nodes[path] = parent.children[name] = group_node(name, attrs)
+            continue
+        shape, data_type = entry.get("shape"), entry.get("data_type")
+        dtype = _JSON_DTYPES.get(data_type) if isinstance(data_type, str) else None
+        if kind != "array" or dtype is None or not isinstance(shape, list) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+            return None
+        parent.children[name] = array_node(
+            name, attrs,
+            lambda squeeze, p=path, e=entry, d=dtype: MetadataStoredArray(store, p, e, d, f"{identity}/{p}",
+                                                                          squeeze, strict),
+            tuple(shape))
+    return tree
+
+
+def _plain_attrs(entry: dict[str, Any]) -> dict[str, Any] | None:
+    attrs = entry.get("attributes", {})
+    return dict(attrs) if isinstance(attrs, dict) else None
 
 
 def safe_name(name: str) -> bool:

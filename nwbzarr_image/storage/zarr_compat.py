@@ -40,7 +40,9 @@ def check_version(version: str) -> None:
 check_version(zarr.__version__)
 
 from zarr.core.array import AsyncArray  # noqa: E402  (after the gate: the names below are zarr's internals)
+from zarr.core.group import AsyncGroup, GroupMetadata  # noqa: E402
 from zarr.core.metadata.v2 import ArrayV2Metadata  # noqa: E402
+from zarr.core.metadata.v3 import ArrayV3Metadata  # noqa: E402
 from zarr.core.sync import sync  # noqa: E402
 
 
@@ -72,6 +74,17 @@ async def _collect(keys: AsyncIterator[str]) -> list[str]:
 def v2_array(store: Store, path: str, metadata: dict[str, Any]) -> zarr.Array:
     """A zarr array of a v2 store from its ``.zarray`` document (and ``attributes``), without a request."""
     return zarr.Array(AsyncArray(metadata=ArrayV2Metadata.from_dict(metadata), store_path=StorePath(store, path)))
+
+
+def v3_array(store: Store, path: str, metadata: dict[str, Any]) -> zarr.Array:
+    """A zarr array of a v3 store from its ``zarr.json`` document (e.g. its consolidated copy), without a request."""
+    return zarr.Array(AsyncArray(metadata=ArrayV3Metadata.from_dict(dict(metadata)), store_path=StorePath(store, path)))
+
+
+def v3_group(store: Store, metadata: dict[str, Any]) -> zarr.Group:
+    """The root group of a v3 store from its ``zarr.json`` document already read (consolidated metadata
+    included), without another request: what ``zarr.open_group`` builds from the same bytes."""
+    return zarr.Group(AsyncGroup(metadata=GroupMetadata.from_dict(dict(metadata)), store_path=StorePath(store, "")))
 
 
 def set_consolidated_shapes(store: Store, shapes: dict[str, tuple[int, ...]]) -> None:
