@@ -106,6 +106,10 @@ def _series_problems(series: TimeSeries) -> list[Problem]:
         allowed = []
     if shape is not None and allowed and not any(shape_matches(shape, a) for a in allowed):
         found.append(Problem(path, f"data has shape {shape}; expected {format_shapes(allowed)}"))
+    if isinstance(series, ImageSeries) and raw(series, "external_file") is not None and series.format != "external":
+        # not checked when the file is opened (that would read the stored format of every such series)
+        found.append(Problem(path, f"Format must be 'external' when external_file is specified; got "
+                                   f"{series.format!r}. Pass format='external' or leave format unset."))
     if isinstance(series, OpticalSeries) and raw(series, "field_of_view") is not None:
         fov = np.asarray(series.field_of_view)
         if fov.shape not in ((2,), (3,)):

@@ -145,9 +145,12 @@ def test_file_without_consolidated_metadata_opens_with_a_warning() -> None:
 def test_reading_is_lazy_and_opening_reads_only_the_consolidated_metadata() -> None:
     store = CountingStore(LocalStore(str(FIXTURES / "images_pickle.nwb.zarr"), read_only=True))
     nwb = nzi.read(store)
-    # v2 scalars live in chunks: the rules for the external-file series read its format and num_samples
-    assert dict(store.reads) == {"zarr.json": 1, ".zmetadata": 1, "acquisition/external_video/format/0": 1,
-                                 "acquisition/external_video/num_samples/0": 1}
+    # v2 scalars live in chunks, read when used: opening reads none (not even the external series' format)
+    assert dict(store.reads) == {"zarr.json": 1, ".zmetadata": 1}
+    external = nwb.acquisition["external_video"]
+    assert (external.format, external.num_samples) == ("external", 20)
+    assert set(store.reads) == {"zarr.json", ".zmetadata", "acquisition/external_video/format/0",
+                                "acquisition/external_video/num_samples/0"}
     video = nwb.acquisition["behavior_video"]
     assert video.rate is None and video.data.shape == (4, 6, 5)
     video.data[1].compute()
@@ -158,8 +161,8 @@ def test_legacy_files_over_http(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "images_pickle.nwb.zarr", tmp_path / "f.nwb.zarr")
     with http_server(tmp_path) as server:
         nwb = nzi.read(f"{server.url}/f.nwb.zarr")
-        # zarr.json (absent: not format 3), .zmetadata, and the two scalars the external series' rules need
-        assert server.total() == 4, server.requests
+        # zarr.json (absent: not format 3) and .zmetadata; no scalar is read to open the file
+        assert server.total() == 2, server.requests
         check_file(nwb, EXPECTED["images_pickle.nwb.zarr"])
 
 

@@ -14,6 +14,7 @@ from nwbzarr_image.model.core import Checker, field, raw
 from nwbzarr_image.model.dataio import unwrap
 from nwbzarr_image.model.device import Device
 from nwbzarr_image.model.parse import (
+    Deferred,
     length_of,
     parse_array,
     parse_float,
@@ -170,13 +171,15 @@ class ImageSeries(TimeSeries):
             checker.problem(f"{w}: The number of frame indices in 'starting_frame' should have the same length "
                             f"as 'external_file'; expected {length_of(ext)} entries, got "
                             f"{length_of(raw(self, 'starting_frame'))}. Give the first frame of each file.")
-        if self.format != "external":
+        # a format still in the store is not read to open the file (one request less per series over HTTP):
+        # validate.py checks it (the rule as here), and pynwb writes 'external' whenever external_file is given
+        if not isinstance(raw(self, "format"), Deferred) and self.format != "external":
             checker.problem(f"{w}: Format must be 'external' when external_file is specified; got "
                             f"{self.format!r}. Pass format='external' or leave format unset.")
         if n_data != 0:
             checker.problem(f"{w}: Either external_file or data must be specified (not None), but not both; "
                             "got both. Keep the frames in data or in the external files.")
-        if self.rate is not None and self._num_samples is None:
+        if self.rate is not None and raw(self, "_num_samples") is None:  # stored or not: no need to read it
             checker.problem(f"{w}: num_samples should be set when format='external' and rate is used for timing, "
                             "because data is empty and its length cannot be used to determine the number of "
                             "frames; got num_samples=None. Pass num_samples=<total frames>.", on_read="silent")

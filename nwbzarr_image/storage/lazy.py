@@ -25,8 +25,11 @@ import dask.array as da
 import dask.local
 import dask.threaded
 import numpy as np
+from dask.array.core import getter_nofancy
 from dask.base import tokenize
+from dask.blockwise import blockwise
 from dask.highlevelgraph import HighLevelGraph
+from dask.layers import ArraySliceDep
 
 from nwbzarr_image.chunking import frame_chunks
 from nwbzarr_image.errors import (
@@ -214,20 +217,23 @@ def as_dask_deferred(source: Any, shape: tuple[int, ...], dtype: Any, chunks: tu
                      strict: bool = False) -> da.Array:
     """:func:`as_dask` for a ``source`` made on first use (a file's thousands of arrays cost nothing at open):
     the same graph and name, one task per stored chunk (shard), built without touching the source."""
-    from dask.array.core import getter_nofancy
-    from dask.blockwise import blockwise
-    from dask.highlevelgraph import HighLevelGraph
-    from dask.layers import ArraySliceDep
-
     blocks = tuple(((c,) * (n // c) + ((n % c,) if n % c else ())) or (0,) for n, c in zip(shape, chunks,
                                                                                             strict=True))
-    name = "nwbzarr-" + tokenize(identity, shape, str(dtype), chunks, strict)
+    # named from what identifies the stored array (no hashing of the source, which is not made yet)
+    key = f"{identity}|{shape}|{dtype}|{chunks}|{strict}".encode()
+    name = "nwbzarr-" + hashlib.blake2b(key, digest_size=16).hexdigest()
     index = tuple(range(len(shape)))
     layer = blockwise(getter_nofancy, name, index, source, None, ArraySliceDep(blocks), index, numblocks={},
                       _data_producer=True)
     lazy = da.Array(HighLevelGraph.from_collections(name, layer, dependencies=()), name, blocks,
-                    meta=np.empty((0,) * len(shape), dtype=dtype))
+                    meta=_empty(len(shape), dtype))
     return DirectArray.wrap(lazy, source, None)
+
+
+@functools.lru_cache(maxsize=64)
+def _empty(ndim: int, dtype: Any) -> np.ndarray:
+    """The meta of a dask array: an empty array of the dtype (dask only reads its type and dtype)."""
+    return np.empty((0,) * ndim, dtype=dtype)
 
 
 class _Refused:

@@ -102,6 +102,11 @@ class MetadataStoredArray(ZarrStoredArray):
         self._guard(v3_array(store, path, entry))
         return self.__dict__[name]
 
+    def record(self) -> ArrayRecord:
+        made = self.__dict__.get("_make")
+        record = _json_record(made[2], self.path, self.shape, self.dtype) if made is not None else None
+        return record if record is not None else super().record()
+
     def lazy(self) -> Any:
         made = self.__dict__.get("_make")
         chunks = _grid(made[2]) if made is not None and self.shape else None
@@ -119,6 +124,27 @@ def _grid(entry: dict[str, Any]) -> tuple[int, ...] | None:
             entry["shape"]):
         return None
     return tuple(shape)
+
+
+def _json_record(entry: dict[str, Any], path: str, shape: tuple[int, ...], dtype: Any) -> ArrayRecord | None:
+    """:func:`array_record` from an array's JSON entry (zarr wrote it: the same dicts), or None if unusual."""
+    grid, codecs = _grid(entry), entry.get("codecs")
+    if grid is None or not isinstance(codecs, list) or not all(isinstance(c, dict) for c in codecs) or not codecs:
+        return None
+    chunks, shards = grid, None
+    if codecs[0].get("name") == "sharding_indexed":
+        inner = codecs[0].get("configuration", {}).get("chunk_shape")
+        if not isinstance(inner, list):
+            return None
+        chunks, shards = tuple(inner), grid
+    encoding = entry.get("chunk_key_encoding", {"name": "default"})
+    if not isinstance(encoding, dict) or encoding.get("name") not in ("default", "v2"):
+        return None
+    separator = (encoding.get("configuration") or {}).get("separator") or (
+        "/" if encoding["name"] == "default" else ".")
+    name = "str" if dtype.kind in "OTU" else str(dtype)
+    return ArrayRecord(path, shape, name, chunks, shards, tuple(codecs), entry.get("fill_value"), encoding["name"],
+                       separator)
 
 
 class DeferredSource:
