@@ -25,6 +25,8 @@ EXPECTED = {
                       "every method returned byte-identical values"],
     "bench_hdf5.py": ["== convert tiny", "hdmf-zarr", "== remote tiny: first frame", "pynwb-fsspec", "random frames",
                       "pynwb-blockcache", "pynwb-remfile", "second open"],
+    "bench_scale.py": ["ours default", "raw-zarr c2 s32", "hdmf-zarr", "obj. 200 GB", "== 2. open many.nwb.zarr",
+                       "ours http many", "hdmf-zarr http external", "frame ours"],
 }
 
 
