@@ -163,14 +163,20 @@ def test_block_shape_merges_small_chunks_and_splits_huge_rows() -> None:
     from nwbzarr_image.hdf5.view import ArraySource
 
     tiny = ArraySource("d", "chunked", (36000, 512, 512), (385, 35, 35), "<u2")
-    shape = block_shape(tiny)
-    assert shape == (385, 512, 512)  # whole frames: 15 x 15 chunks a frame merged into one task of 200 MB
+    # a whole-frame row of chunks is 192 MB: cut along frames into 64 MB blocks (385 has no divisor in 128-256)
+    assert block_shape(tiny) == (128, 512, 512)
     frame_chunks = ArraySource("d", "chunked", (36000, 512, 512), (20, 512, 512), "<u2")
     assert block_shape(frame_chunks) == (120, 512, 512)
     huge_rows = ArraySource("d", "chunked", (36000, 512, 512), (2254, 14, 14), "<u2")
-    rows = block_shape(huge_rows)  # a whole-frame row of chunks is 1.2 GB: split along x at chunk edges
-    assert rows[0] == 2254 and rows[1] % 14 == 0 and rows[2] == 512
-    assert 64 * 2**20 <= int(np.prod(rows)) * 2 <= 256 * 2**20
+    assert block_shape(huge_rows) == (161, 512, 512)  # a 1.2 GB row: 14 blocks of 161 frames (80 MB), whole frames
+    small_rows = ArraySource("d", "chunked", (36000, 512, 512), (200, 32, 32), "<u2")
+    assert block_shape(small_rows) == (200, 512, 512)  # a 100 MB row stays one block
+    huge_frame = ArraySource("d", "chunked", (100, 16384, 16384), (1, 1024, 1024), "<u2")
+    rows = block_shape(huge_frame)  # a 512 MB frame: only then split along y, at chunk edges
+    assert rows[0] == 1 and rows[1] % 1024 == 0 and rows[2] == 16384 and rows[1] * 16384 * 2 <= 128 * 2**20
+    for chunks in [(385, 35, 35), (20, 512, 512), (2254, 14, 14), (200, 32, 32), (7, 3, 3), (36000, 1, 1)]:
+        got = block_shape(ArraySource("d", "chunked", (36000, 512, 512), chunks, "<u2"))
+        assert got[1:] == (512, 512) and got[0] * 512 * 512 * 2 <= 128 * 2**20
 
 
 def test_merge_joins_neighbouring_ranges() -> None:

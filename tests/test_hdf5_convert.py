@@ -3,6 +3,8 @@ NWBHDF5IO reading the source; frame-aligned chunks; a progress bar; nothing left
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from interop_helpers import build_rich, compare_files
 
 import nwbzarr_image as nzi
 from nwbzarr_image.cli import main
+from nwbzarr_image.hdf5.store import Hdf5Store
 
 
 def _ecephys_file(path: Path) -> Path:
@@ -115,3 +118,61 @@ def test_frame_chunked_gzip_is_copied_raw_into_shards(tmp_path: Path) -> None:
         np.testing.assert_array_equal(io.read().acquisition["gzip_shuffle"].data[:], MOVIE)
     tiny = zarr.open_array(str(out), path="acquisition/tiny/data", mode="r")
     assert tiny.chunks[1:] == (64, 48) and [type(c).__name__ for c in tiny.compressors] != ["Zlib"]  # recoded
+
+
+def test_rows_of_tiny_chunks_above_the_limit_are_cut_along_frames_and_each_chunk_written_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole-frame row of HDF5 chunks larger than MAX_ROW_BYTES (here 13 frames against a limit of 5) becomes
+    dask blocks of whole frames of about BLOCK_BYTES; the output chunks divide the blocks, so every one is
+    written once, with no rechunk between the tasks (no PerformanceWarning)."""
+    import warnings
+
+    from zarr.storage import LocalStore
+
+    from nwbzarr_image.errors import PerformanceWarning
+    from nwbzarr_image.hdf5 import blocks
+    from nwbzarr_image.storage import direct
+
+    frame = int(np.prod(MOVIE.shape[1:])) * MOVIE.dtype.itemsize
+    monkeypatch.setattr(blocks, "MAX_ROW_BYTES", 5 * frame)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 3 * frame)
+    chunk_bytes = 13 * 5 * 7 * MOVIE.dtype.itemsize
+    monkeypatch.setattr(blocks, "SLAB_BYTES", 2 * 7 * chunk_bytes)  # a task fetches 2 rows of 7 chunks at a time
+    fetched: list[int] = []
+    real_prefetch = Hdf5Store.prefetch
+
+    def counted_prefetch(self: Any, key: str, coords: list[tuple[int, ...]]) -> None:
+        if key.endswith("tiny/data"):
+            fetched.append(len(coords))
+        real_prefetch(self, key, coords)
+
+    monkeypatch.setattr(Hdf5Store, "prefetch", counted_prefetch)
+    source = layouts_file(tmp_path / "layouts.nwb")
+    data = nzi.read(str(source)).acquisition["tiny"].data
+    assert data.chunks == ((3,) * 16 + (2,), (64,), (48,))  # 13 is prime: blocks of 3 frames straddle rows
+    assert max(np.prod(block) for block in itertools.product(*data.chunks)) * 2 <= 5 * frame
+
+    writes: Counter[str] = Counter()
+    real_file, real_set = direct.write_file, LocalStore.set
+    monkeypatch.setattr(direct, "write_file", lambda path, blob: (writes.update([str(path)]),
+                                                                  real_file(path, blob))[1])
+
+    async def counted_set(self: Any, key: str, value: Any) -> None:
+        writes.update([str(Path(self.root) / key)])
+        await real_set(self, key, value)
+
+    monkeypatch.setattr(LocalStore, "set", counted_set)
+    out = tmp_path / "out.nwb.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        nzi.write(nzi.read(str(source)), str(out))
+    array = zarr.open_array(str(out), path="acquisition/tiny/data", mode="r")
+    assert array.chunks == (3, 64, 48) and array.shards is None
+    # written into the new file's hidden sibling, then renamed into place
+    chunk_writes = {k: n for k, n in writes.items() if "/acquisition/tiny/data/c." in k}
+    assert len(chunk_writes) == 17 and set(chunk_writes.values()) == {1}  # every output chunk once
+    np.testing.assert_array_equal(array[...], MOVIE)
+    with NWBZarrIO(str(out), mode="r") as io:
+        np.testing.assert_array_equal(io.read().acquisition["tiny"].data[:], MOVIE)
+    # the blocks' chunks are fetched in slabs of at most SLAB_BYTES decoded, 13 slabs a block along y (64 / 5)
+    assert fetched and max(fetched) * chunk_bytes <= 2 * 7 * chunk_bytes and len(fetched) >= 17 * 7
