@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any, Literal
 
 import numpy as np
@@ -147,38 +148,29 @@ def _json_record(entry: dict[str, Any], path: str, shape: tuple[int, ...], dtype
                        separator)
 
 
-class DeferredSource:
-    """The dask source of a :class:`MetadataStoredArray`: the array's ChunkSource, made on first use."""
+class DeferredSource(ChunkSource):
+    """The dask source of a :class:`MetadataStoredArray`: a ChunkSource whose zarr array is made on first use
+    (pickled, it is a plain ChunkSource of that array)."""
 
-    def __init__(self, stored: MetadataStoredArray) -> None:
+    def __init__(self, stored: MetadataStoredArray) -> None:  # no array yet: ZarrSource.__init__ needs one
         self.stored = stored
-        self.shape, self.dtype, self.ndim, self.url = stored.shape, stored.dtype, len(stored.shape), stored.identity
-        self._source: ChunkSource | None = None
+        self.strict, self.url = stored.strict, stored.identity
+        self.shape, self.dtype, self.ndim = stored.shape, stored.dtype, len(stored.shape)
+        self._blob: bytes | None = None
+        self.pid = os.getpid()
 
-    def source(self) -> ChunkSource:
-        if self._source is None:
-            if self.stored.problem is not None:  # a codec or a size beyond the limits: reading raises
-                raise self.stored.problem
-            self._source = ChunkSource(self.stored.array, strict=self.stored.strict, url=self.url)
-        return self._source
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.source()[key]
+    @property
+    def array(self) -> Any:  # type: ignore[override]
+        if self.stored.problem is not None:  # a codec or a size beyond the limits: reading raises
+            raise self.stored.problem
+        return self.stored.array
 
     def selected_shape(self, key: Any) -> tuple[int, ...] | None:
-        return None if self.stored.problem is not None else self.source().selected_shape(key)
-
-    def read_direct(self, key: Any) -> Any:
-        return self.source().read_direct(key)
-
-    def __len__(self) -> int:
-        return self.shape[0]
+        return None if self.stored.problem is not None else super().selected_shape(key)
 
     def __reduce__(self) -> Any:
-        return self.source().__reduce__()
-
-    def __repr__(self) -> str:
-        return f"DeferredSource({self.url})"
+        plain = ChunkSource(self.array, self.blob(), self.pid, self.strict, self.url)
+        return plain.__reduce__()
 
 
 def check_load(where: str, shape: tuple[int, ...], dtype: Any) -> None:
