@@ -160,7 +160,7 @@ class DeferredSource(ChunkSource):
         self.pid = os.getpid()
 
     @property
-    def array(self) -> Any:  # type: ignore[override]
+    def array(self) -> Any:
         if self.stored.problem is not None:  # a codec or a size beyond the limits: reading raises
             raise self.stored.problem
         return self.stored.array
