@@ -220,3 +220,19 @@ def test_a_rewritten_shard_is_read_again_not_through_its_old_index(tmp_path: Pat
     zarr.open_array(str(path / "acquisition/m/data"), mode="r+")[0:8] = newer  # e.g. another process appending
     np.testing.assert_array_equal(np.asarray(data[3]), newer[3])
     np.testing.assert_array_equal(np.asarray(data[9]), frames[9])
+
+
+def test_play_of_a_file_read_by_url_reads_ahead_in_whole_chunks(tmp_path: Path, start_time) -> None:
+    from nwbzarr_image.storage.direct_source import ChunkSource
+
+    frames = movie((48, 16, 16), np.uint16)
+    _write(tmp_path / "s.nwb.zarr", start_time, frames, (1, 16, 16), (16, 16, 16))
+    series = nzi.read(str(tmp_path / "s.nwb.zarr")).acquisition["m"]
+    source = series.data._direct[0]
+    made = source if isinstance(source, ChunkSource) else source.source()
+    assert isinstance(made, ChunkSource) and made.reader is not None
+    np.testing.assert_array_equal(np.stack(list(nzi.play(series, 3, 40, ahead_bytes=4 * 16 * 16 * 2 * 4))),
+                                  frames[3:40])
+    # units of 4 frames (a quarter of ahead_bytes) cut at shard ends, not whole shards: 3-7, 7-11, 11-15, 15-16,
+    # 16-20, ..., 28-32, 32-36, 36-40 are 10 range requests, plus the 3 shards' indexes
+    assert made.reader.requests == 3 + 10, made.reader.requests

@@ -107,6 +107,7 @@ class ChunkReader:
         self._indexes: OrderedDict[str, tuple[np.ndarray, tuple[int, int] | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._checked: set[str] = set()
+        self._fetching: dict[str, threading.Event] = {}  # shard indexes being read, by key
         self.requests = 0  # store requests made (for tests and the benchmark)
 
     @classmethod
@@ -248,7 +249,7 @@ class ChunkReader:
                     else:
                         f.seek(piece.byte_range[0])
                         piece.data = f.read(piece.byte_range[1] - piece.byte_range[0])
-                self.requests += 1
+                self._count(1)
             except FileNotFoundError:
                 missing.append(piece.key[len(self.prefix):])
 
@@ -308,6 +309,8 @@ class ChunkReader:
     def _indexes_of(self, keys: list[str]) -> dict[str, np.ndarray | None]:
         """The shard indexes of ``keys``: from the cache, else one small range request each (concurrently)."""
         found: dict[str, np.ndarray | None] = {}
+        waits: list[tuple[str, threading.Event]] = []
+        wanted: list[str] = []
         with self._lock:
             for key in keys:
                 if key in self._indexes:
@@ -315,7 +318,29 @@ class ChunkReader:
                     index, stamp = self._indexes[key]
                     if stamp is None or stamp == self._stamp(key):
                         found[key] = index
-        wanted = [key for key in keys if key not in found]
+                        continue
+                fetching = self._fetching.get(key)
+                if fetching is not None:  # another thread is reading this index: wait for it, not a 2nd request
+                    waits.append((key, fetching))
+                else:
+                    self._fetching[key] = threading.Event()
+                    wanted.append(key)
+        try:
+            found.update(self._read_indexes(wanted))
+        finally:
+            with self._lock:
+                for key in wanted:
+                    self._fetching.pop(key).set()
+        for key, fetching in waits:
+            fetching.wait()
+            with self._lock:
+                kept = self._indexes.get(key)
+            found[key] = kept[0] if kept is not None else self._read_indexes([key])[key]
+        return found
+
+    def _read_indexes(self, wanted: list[str]) -> dict[str, np.ndarray | None]:
+        """The indexes of shards ``wanted``, one small range request each (concurrently), kept."""
+        found: dict[str, np.ndarray | None] = {}
         if wanted:
             if self.index_at_end:
                 ranges: list[tuple[str, tuple[int, int] | int | None]] = [(k, -self.index_bytes) for k in wanted]
@@ -383,8 +408,12 @@ class ChunkReader:
             return list(await asyncio.gather(*(one(key, byte_range) for key, byte_range in requests)))
 
         values = run(all_of())
-        self.requests += len(requests)
+        self._count(len(requests))
         return [_ranged(value, byte_range) for value, (_, byte_range) in zip(values, requests, strict=True)]
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self.requests += n
 
     def _local_path(self, key: str) -> Path:
         """The file of ``key``, checked as the store checks keys (no link out of the store is followed); each
@@ -402,7 +431,7 @@ class ChunkReader:
         path = self._local_path(key)
         try:
             with open(path, "rb") as f:
-                self.requests += 1
+                self._count(1)
                 if byte_range is None:
                     return f.read()
                 if isinstance(byte_range, int):

@@ -89,6 +89,8 @@ def play(data: Any, start: int = 0, stop: int | None = None, *, ahead_bytes: int
     source, key = getattr(lazy, "_direct", (None, None)) if isinstance(lazy, DirectArray) else (None, None)
     if key is not None:  # a selection of a stored array: played through dask
         source = None
+    if source is not None and not isinstance(source, ChunkSource) and callable(getattr(source, "source", None)):
+        source = source.source()  # a source made on first use (arrays read from the root's JSON)
     reader = source.reader if isinstance(source, ChunkSource) else None
     rest = (slice(None),) * (lazy.ndim - 1)
     if reader is not None:
