@@ -87,7 +87,9 @@ def encode_images(imgs: Images, ctx: EncodeContext) -> GroupNode:
 
 def decode_image(node: ArrayNode, path: str, ctx: DecodeContext, cls: type[Image]) -> Image:
     image = cls._blank(node.name, node.attrs.get("object_id"))
-    image.data = node.value.lazy()
+    stored = node.value
+    # the dask array is made when the pixels are first used: a file of 10,000 images opens without 10,000 graphs
+    set_raw(image, "data", Deferred(stored.lazy, tuple(stored.shape), getattr(stored, "dtype", None)))
     if node.attrs.get("resolution") is not None:
         image.resolution = ctx.number(node.attrs, "resolution", None, path)
     if node.attrs.get("description") is not None:
