@@ -19,7 +19,7 @@ from nwbzarr_image.layout.nodes import ArrayNode, GroupNode, Link
 from nwbzarr_image.limits import get_limits
 from nwbzarr_image.model.record import ArrayRecord
 from nwbzarr_image.storage.direct_source import ChunkSource
-from nwbzarr_image.storage.guard import guard
+from nwbzarr_image.storage.guard import check_declared, guard
 from nwbzarr_image.storage.lazy import as_dask, as_dask_deferred, named, read_errors, refused
 from nwbzarr_image.storage.store_guard import check_group_depth, check_key
 from nwbzarr_image.storage.zarr_compat import get_bytes, list_keys, run, v3_array, v3_group
@@ -94,25 +94,50 @@ class MetadataStoredArray(ZarrStoredArray):
         self.shape = () if squeeze else tuple(entry["shape"])
         self.dtype = dtype
         self.path = "/" + path
-        self._make = (store, path, entry)
+        self._make: tuple[Any, str, dict[str, Any]] | None = (store, path, entry)
+        self._array: Any = None
+        self._problem: LayoutError | None = None
 
-    def __getattr__(self, name: str) -> Any:  # only for what __init__ left out: the array and its problem
-        if name not in ("array", "problem") or "_make" not in self.__dict__:
-            raise AttributeError(name)
-        store, path, entry = self.__dict__.pop("_make")
-        self._guard(v3_array(store, path, entry))
-        return self.__dict__[name]
+    def _made(self) -> None:
+        """Make the zarr array (and check its codecs) on first use."""
+        if self._make is not None:
+            store, path, entry = self._make
+            self._make = None
+            self._guard(v3_array(store, path, entry))
+
+    @property
+    def array(self) -> Any:
+        self._made()
+        return self._array
+
+    @array.setter
+    def array(self, value: Any) -> None:
+        self._array = value
+
+    @property
+    def problem(self) -> LayoutError | None:
+        self._made()
+        return self._problem
+
+    @problem.setter
+    def problem(self, value: LayoutError | None) -> None:
+        self._problem = value
 
     def record(self) -> ArrayRecord:
-        made = self.__dict__.get("_make")
+        made = self._make
         record = _json_record(made[2], self.path, self.shape, self.dtype) if made is not None else None
         return record if record is not None else super().record()
 
     def lazy(self) -> Any:
-        made = self.__dict__.get("_make")
+        made = self._make
         chunks = _grid(made[2]) if made is not None and self.shape else None
         if made is None or chunks is None or getattr(made[0], "dask_plan", None) is not None:
             return super().lazy()
+        itemsize = getattr(self.dtype, "itemsize", 0) or 8
+        try:  # the guard's checks of declared sizes, before any graph is built from them
+            check_declared(self.path, self.shape, chunks, int(itemsize))
+        except LayoutError as err:
+            return refused(self.shape, self.dtype, err)
         return as_dask_deferred(DeferredSource(self), self.shape, self.dtype, chunks, self.identity, self.strict)
 
 
