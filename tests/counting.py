@@ -11,7 +11,8 @@ from zarr.storage import WrapperStore
 
 
 class CountingStore(WrapperStore[Any]):
-    """Counts ``get`` calls (reads) and ``set`` calls (writes) per key."""
+    """Counts ``get`` calls (reads, one per byte range of ``get_ranges``) and ``set`` calls (writes) per key;
+    zarr's synchronous path is turned off for it, so every read and write is counted."""
 
     def __init__(self, store: Any) -> None:
         super().__init__(store)
@@ -32,6 +33,16 @@ class CountingStore(WrapperStore[Any]):
         for key, _ in key_ranges:
             self.reads[key] += 1
         return await self._store.get_partial_values(prototype, key_ranges)
+
+    async def get_ranges(self, key: str, byte_ranges: Any, **kwargs: Any) -> Any:
+        """zarr's sharding codec reads inner chunks through this (one read per byte range)."""
+        async for group in super().get_ranges(key, byte_ranges, **kwargs):
+            self.reads[key] += len(group)
+            yield group
+
+    @property
+    def _supports_sync_io(self) -> bool:
+        return False  # zarr's synchronous fast path (get_sync/set_sync) would bypass the counters
 
     async def set(self, key: str, value: Buffer) -> None:
         self.writes[key] += 1
