@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -45,19 +46,16 @@ def resolve_image(image: Any, base: ExternalBase | None, *, allow_outside: bool 
                             where=image.where)
 
 
-def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
-                          allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> np.ndarray:
-    """The pixels of the file of ``image`` (see :meth:`nwbzarr_image.ExternalImage.pixels`), its path resolved
-    against ``base``."""
+@contextmanager
+def _picture(image: Any, base: ExternalBase | None, allow_outside: bool,
+             allowed_roots: Iterable[str | os.PathLike[str]]) -> Iterator[Any]:
+    """The image's file opened with Pillow (header read, size checked), with our errors for what goes wrong."""
     pil = _import_pil()
     target = resolve_image(image, base, allow_outside=allow_outside, allowed_roots=allowed_roots)
     try:
         with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
-            found = picture.format
             _check_size(image, target, picture)
-            picture.seek(0)
-            picture.load()
-            pixels = _as_array(picture)
+            yield picture
     except FileNotFoundError as err:
         raise ExternalFileNotFoundError(f"{image.where}: external image {target.text!r} not found at {target.url}; "
                                         "expected an image file there. Check the path (relative paths start at "
@@ -66,8 +64,19 @@ def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outsid
         raise ExternalImageError(f"{image.where}: cannot decode external image {target.text!r} ({target.url}); "
                                  f"expected a {image.image_format} file, got {type(err).__name__}: {err}. Check "
                                  "that the file is a complete image.") from err
+
+
+def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
+                          allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> np.ndarray:
+    """The pixels of the file of ``image`` (see :meth:`nwbzarr_image.ExternalImage.pixels`), its path resolved
+    against ``base``."""
+    with _picture(image, base, allow_outside, allowed_roots) as picture:
+        found = picture.format
+        picture.seek(0)
+        picture.load()
+        pixels = _as_array(picture)
     if found not in PIL_FORMATS.get(str(image.image_format), {str(image.image_format)}):
-        raise ExternalImageError(f"{image.where}: external image {target.text!r} is a {found} file; expected "
+        raise ExternalImageError(f"{image.where}: external image {image.data!r} is a {found} file; expected "
                                  f"{image.image_format}, its image_format. Fix image_format or the file.")
     return pixels
 
@@ -75,23 +84,11 @@ def decode_external_image(image: Any, base: ExternalBase | None, *, allow_outsid
 def header_of(image: Any, base: ExternalBase | None, *, allow_outside: bool = False,
               allowed_roots: Iterable[str | os.PathLike[str]] = ()) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype :func:`decode_external_image` gives, from the file's header (no pixel is decoded)."""
-    pil = _import_pil()
-    target = resolve_image(image, base, allow_outside=allow_outside, allowed_roots=allowed_roots)
-    try:
-        with target.fs.open(target.path, "rb") as handle, pil.open(handle) as picture:
-            _check_size(image, target, picture)
-            width, height = picture.size
-            mode = picture.mode
-            if mode == "P":
-                mode = "RGBA" if "transparency" in picture.info else "RGB"
-    except FileNotFoundError as err:
-        raise ExternalFileNotFoundError(f"{image.where}: external image {target.text!r} not found at {target.url}; "
-                                        "expected an image file there. Check the path (relative paths start at "
-                                        "the NWB file's directory).") from err
-    except (pil.UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise ExternalImageError(f"{image.where}: cannot decode external image {target.text!r} ({target.url}); "
-                                 f"expected a {image.image_format} file, got {type(err).__name__}: {err}. Check "
-                                 "that the file is a complete image.") from err
+    with _picture(image, base, allow_outside, allowed_roots) as picture:
+        width, height = picture.size
+        mode = picture.mode
+        if mode == "P":
+            mode = "RGBA" if "transparency" in picture.info else "RGB"
     bands = {"PA": 4, "CMYK": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}.get(mode, len(mode) if mode in (
         "RGB", "RGBA", "LA", "RGBX", "RGBa", "La") else 1)
     dtype = np.dtype(np.uint16 if mode.startswith("I;16") else np.int32 if mode == "I" else np.float32

@@ -77,12 +77,17 @@ def encode_series(ts: TimeSeries, ctx: EncodeContext) -> GroupNode:
     return encode_extras(ts, node, ctx)
 
 
+def _link_owner(ts: TimeSeries, link: str) -> TimeSeries | None:
+    """The series at the end of a chain of data (or timestamps) links, which holds the array; None if no link."""
+    owner: TimeSeries | None = getattr(ts, link)
+    while owner is not None and getattr(owner, link) is not None:
+        owner = getattr(owner, link)
+    return owner
+
+
 def _encode_data(ts: TimeSeries, node: GroupNode, ctx: EncodeContext) -> None:
-    link = ts.data_link_target
-    if link is not None:
-        owner = link
-        while owner.data_link_target is not None:
-            owner = owner.data_link_target
+    owner = _link_owner(ts, "data_link_target")
+    if owner is not None:
         node.links.append(Link("data", ctx.path_of(ts, "data", owner) + "/data"))
         return
     attrs: dict[str, Any] = {name: getattr(ts, name) for name in DATA_ATTRS}
@@ -100,11 +105,8 @@ def _encode_data(ts: TimeSeries, node: GroupNode, ctx: EncodeContext) -> None:
 
 
 def _encode_time(ts: TimeSeries, node: GroupNode, ctx: EncodeContext) -> None:
-    link = ts.timestamps_link_target
-    if link is not None:
-        owner = link
-        while owner.timestamps_link_target is not None:
-            owner = owner.timestamps_link_target
+    owner = _link_owner(ts, "timestamps_link_target")
+    if owner is not None:
         if owner.timestamps is None:
             raise LayoutError(f"{ts.where}: 'timestamps' links to {owner.where}, which is timed by rate and "
                               "has no timestamps to link to; pass timestamps=<array> or rate= instead.")
