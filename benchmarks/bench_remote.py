@@ -66,11 +66,9 @@ import datetime
 import functools
 import json
 import os
-import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -84,7 +82,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Report, Suite, Timing, child_entry, digest  # benchmarks/_harness.py: run from the repo root
+from _harness import (  # benchmarks/_harness.py: run from the repo root
+    Report,
+    Suite,
+    Timing,
+    child_entry,
+    digest,
+    machine_line,
+)
 
 SEED = 20240607
 DEFAULT_SERIES = 8
@@ -454,34 +459,6 @@ def header_lines(argv: list[str], args: argparse.Namespace) -> list[str]:
     ]
 
 
-def machine_line() -> str:
-    import aiohttp
-    import dask
-    import fsspec
-    import hdmf
-    import hdmf_zarr
-    import pynwb
-    import zarr
-
-    import nwbzarr_image
-
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "nwbzarr_image"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        commit = f"{head}{' + uncommitted changes in nwbzarr_image/' if dirty else ''}"
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return (
-        f"machine: nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}); {platform.machine()} "
-        f"{platform.system()} {platform.release()}; python {platform.python_version()}; numpy {np.__version__}; "
-        f"zarr {zarr.__version__}; fsspec {fsspec.__version__}; aiohttp {aiohttp.__version__}; dask "
-        f"{dask.__version__}; pynwb {pynwb.__version__}; hdmf {hdmf.__version__}; hdmf-zarr {hdmf_zarr.__version__}; "
-        f"nwbzarr_image {nwbzarr_image.__version__} (git {commit})"
-    )
-
-
 def ratio(num: float, den: float) -> str:
     return f"{num / den:.1f}x" if den else "n/a"
 
@@ -684,7 +661,7 @@ def main(argv: list[str]) -> int:
             report.emit(f"not in the table: dask's first compute in a process imports distributed (installed here), "
                         f"median {statistics.median(imports):.3f} s; the children import it before the clock, so "
                         "'frame s' is the read alone")
-        report.emit(machine_line())
+        report.emit(machine_line(("fsspec", "aiohttp", "pynwb", "hdmf", "hdmf_zarr", "nwbzarr_image")))
         report.emit(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; measuring took "
                     f"{server_s:.0f} s; total time {time.perf_counter() - total_start:.0f} s")
     finally:
