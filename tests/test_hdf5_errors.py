@@ -12,6 +12,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+import zarr
 from hdf5_helpers import MOVIE, PYNWB, add_raw_dataset, image_series_group, layouts_file, write_h5
 from hdmf.backends.hdf5 import H5DataIO
 
@@ -93,21 +94,42 @@ def test_unsupported_filter_without_fallback(tmp_path: Path) -> None:
         series.data[3].compute()
 
 
-def test_damaged_chunk_is_our_error_and_a_failed_conversion_leaves_nothing(tmp_path: Path) -> None:
+def _damaged_movie(tmp_path: Path) -> Path:
+    """A frame-chunked gzip movie (converted raw) whose chunk of frames 20-29 is overwritten in the middle."""
     path = _movie_file(tmp_path / "bad.nwb", chunks=(10, 64, 48), compression="gzip")
     with h5py.File(path, "r") as h:
         info = h["acquisition/m/data"].id.get_chunk_info_by_coord((20, 0, 0))
     with path.open("r+b") as fh:
         fh.seek(info.byte_offset + 20)
         fh.write(b"\xff" * 64)
-    nwbfile = nzi.read(str(path))
+    return path
+
+
+def test_damaged_chunk_is_our_error_and_a_strict_conversion_leaves_nothing(tmp_path: Path) -> None:
+    nwbfile = nzi.read(str(_damaged_movie(tmp_path)), strict=True)
     np.testing.assert_array_equal(nwbfile.acquisition["m"].data[:20].compute(), MOVIE[:20])
     with pytest.raises(nzi.CorruptDataError, match="/acquisition/m/data"):
         nwbfile.acquisition["m"].data[25].compute()
     out = tmp_path / "out.nwb.zarr"
-    with pytest.raises(nzi.CorruptDataError):
+    with pytest.raises(nzi.CorruptDataError, match=r"/acquisition/m/data chunk \(2, 0, 0\) cannot be decoded"):
         nzi.write(nwbfile, str(out))
     assert not out.exists() and not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_raw_conversion_copies_a_damaged_chunk_as_it_is(tmp_path: Path) -> None:
+    """Without strict, compressed chunks are copied undecoded: the damage moves to the copy, and reading that
+    frame of the copy fails the same way, while every other frame is intact."""
+    path = _damaged_movie(tmp_path)
+    out = tmp_path / "out.nwb.zarr"
+    nzi.write(nzi.read(str(path)), str(out))
+    copy = nzi.read(str(out)).acquisition["m"]
+    record = copy.stored.arrays["data"]  # the raw copy keeps the source's chunks, packed into shards
+    assert record.chunks == (10, 64, 48) and record.shards is not None
+    with pytest.raises(nzi.CorruptDataError, match="/acquisition/m/data"):
+        copy.data[25].compute()
+    stored = zarr.open_array(str(out / "acquisition/m/data"), mode="r")  # inner chunks one by one
+    np.testing.assert_array_equal(stored[:20], MOVIE[:20])
+    np.testing.assert_array_equal(stored[30:], MOVIE[30:])
 
 
 def test_writing_an_hdf5_file_is_refused(layouts_h5: Path) -> None:
@@ -202,3 +224,18 @@ def test_external_link_is_left_out_with_a_warning(tmp_path: Path) -> None:
         nwbfile = nzi.read(str(path))
     assert sorted(nwbfile.acquisition) == ["m"]
     np.testing.assert_array_equal(nwbfile.acquisition["m"].data[4].compute(), MOVIE[4])
+
+
+def test_cli_convert_strict_decodes_every_copied_chunk(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from nwbzarr_image.cli import main
+
+    path = _damaged_movie(tmp_path)
+    strict_out = tmp_path / "strict.nwb.zarr"
+    assert main(["convert", str(path), str(strict_out), "--strict", "--no-progress"]) != 0
+    assert "chunk (2, 0, 0) cannot be decoded" in capsys.readouterr().err
+    assert not strict_out.exists() and not [p for p in tmp_path.iterdir() if "partial" in p.name]
+    plain_out = tmp_path / "plain.nwb.zarr"
+    assert main(["convert", str(path), str(plain_out), "--no-progress"]) == 0
+    np.testing.assert_array_equal(zarr.open_array(str(plain_out / "acquisition/m/data"), mode="r")[30:],
+                                  MOVIE[30:])

@@ -48,6 +48,10 @@ def add_convert_parser(commands: Any) -> None:
                    help="reference the video instead of copying its frames (format 'external'; the path is stored "
                         "relative to OUTPUT's directory when both are local)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--strict", action="store_true",
+                   help="NWB HDF5 input: read it with strict=True, so every chunk copied without re-encoding is "
+                        "decoded first (a damaged one fails the conversion instead of being copied), and missing "
+                        "chunks and values that break NWB rules are errors")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(run=run_convert)
 
@@ -173,6 +177,9 @@ def run_convert(args: argparse.Namespace) -> int:
 
     if is_nwb_hdf5(args.input):
         return run_convert_nwb(args)
+    if args.strict:
+        raise ArgumentTypeError(f"convert: --strict applies to NWB HDF5 input; got the movie {args.input!r}, whose "
+                                "frames are decoded and re-encoded anyway. Drop --strict.")
     if args.external:
         return run_external(args)
     if args.rate is None and Path(args.input).suffix.lower() in TIFF_SUFFIXES | {".npy"}:

@@ -62,7 +62,7 @@ def run_convert_nwb(args: argparse.Namespace) -> int:
     if given:
         raise ArgumentTypeError(f"convert: {', '.join(given)} apply to movies; got them with the NWB HDF5 file "
                                 f"{args.input!r}, whose series, names and timing are copied as they are. Drop them.")
-    nwbfile = io.read(args.input)
+    nwbfile = io.read(args.input, strict=args.strict)
     bar = TaskBar(os.path.basename(args.input.rstrip("/")))
     try:
         if args.no_progress:

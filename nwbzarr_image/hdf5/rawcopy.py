@@ -2,8 +2,10 @@
 
 Used when the HDF5 chunks hold whole frames and every filter is one numcodecs decodes (deflate, shuffle,
 fletcher32, Blosc, zstd): the output declares the same codecs inside ``sharding_indexed``, so nothing is decoded
-or re-encoded. Shards are built in turn (one merged read of their chunks, one write; the next is read while the
-last one's chunks are checked), so memory stays at two shards whatever the movie length.
+or re-encoded. Shards are built in turn (one merged read of their chunks, one write), so memory stays at two
+shards whatever the movie length. A damaged chunk is copied as it is and fails where it is read (as in the
+source); with ``verify`` (a file read with ``strict=True``) every chunk is decoded first, the next shard read
+while the last one's chunks are checked, and a damaged one fails the conversion.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def raw_eligible(store: Any, source: ArraySource | None) -> bool:
 
 
 def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any], chunk_key_encoding: Any,
-             progress: Callable[[int], None] | None = None) -> bool:
+             progress: Callable[[int], None] | None = None, verify: bool = False) -> bool:
     """Create ``group[name]`` from the HDF5 dataset ``key`` by copying its compressed chunks into shards;
-    False (nothing created) when the dataset is not eligible."""
+    False (nothing created) when the dataset is not eligible. ``verify`` decodes every chunk before it is
+    written (about 5x the time of the copy alone, measured with benchmarks/bench_hdf5.py)."""
     source = store.view.sources.get(key)
     if not raw_eligible(store, source):
         return False
@@ -55,7 +58,7 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
     pending: tuple[int, list[bytes], list[Future[None]]] | None = None
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
         for first in range(0, source.grid[0], per_shard):  # the next shard is read while the last is checked
-            current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool))
+            current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool, verify))
             if pending is not None:
                 _write_shard(array, pending, per_shard, rest)
             pending = current
@@ -67,8 +70,9 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
 
 
 def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_shard: int, rest: tuple[int, ...],
-                pool: ThreadPoolExecutor) -> tuple[list[bytes], list[Future[None]]]:
-    """The chunks of one shard (one merged read) and the checks of each, decoding it in the pool."""
+                pool: ThreadPoolExecutor, verify: bool) -> tuple[list[bytes], list[Future[None]]]:
+    """The chunks of one shard (one merged read) and, with ``verify``, the checks of each, decoding it in the
+    pool."""
     rows = list(range(first, min(first + per_shard, source.grid[0])))
     entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
     stored = [(offset, size) for offset, size, _ in entries if size]
@@ -78,13 +82,13 @@ def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_sha
         if size and len(blob) < size:
             raise store._truncated(source, (row, *rest), offset, size, len(blob))
     checks = [pool.submit(_verify, store, source, (row, *rest), blob)
-              for row, blob in zip(rows, chunks, strict=True) if blob]
+              for row, blob in zip(rows, chunks, strict=True) if blob and verify]
     return chunks, checks
 
 
 def _write_shard(array: Any, shard: tuple[int, list[bytes], list[Future[None]]], per_shard: int,
                  rest: tuple[int, ...]) -> None:
-    """Write one shard once every chunk of it decoded (a damaged chunk raises here)."""
+    """Write one shard once every check of its chunks passed (a damaged chunk raises here)."""
     first, chunks, checks = shard
     for check in checks:
         check.result()

@@ -92,11 +92,13 @@ class Hdf5Store(Store):
 
         return dask_plan(array, strict)
 
-    def raw_copy(self, key: str, group: Any, name: str, attrs: dict[str, Any], chunk_key_encoding: Any) -> bool:
-        """Write array ``key`` into ``group[name]`` by copying its compressed chunks (see ``rawcopy.py``)."""
+    def raw_copy(self, key: str, group: Any, name: str, attrs: dict[str, Any], chunk_key_encoding: Any,
+                 verify: bool = False) -> bool:
+        """Write array ``key`` into ``group[name]`` by copying its compressed chunks (see ``rawcopy.py``);
+        ``verify`` decodes each chunk first."""
         from nwbzarr_image.hdf5.rawcopy import raw_copy
 
-        return raw_copy(self, key, group, name, attrs, chunk_key_encoding)
+        return raw_copy(self, key, group, name, attrs, chunk_key_encoding, verify=verify)
 
     @property
     def url(self) -> str:

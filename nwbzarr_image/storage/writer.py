@@ -66,7 +66,8 @@ def _values(node: ArrayNode) -> tuple[Any, ZarrDataIO | None]:
 
 def _copied_raw(group: zarr.Group, node: ArrayNode) -> bool:
     """A stored array whose store can copy its encoded chunks as they are (an HDF5 file's view: frame-aligned
-    chunks with codecs zarr has) is written that way, with no decoding."""
+    chunks with codecs zarr has) is written that way, with no decoding (a file read with ``strict=True``
+    decodes each chunk to check it)."""
     array = getattr(node.value, "array", None)
     if array is None:  # never the truth value: an iterator's array may be numpy
         array = getattr(_stored_source(node.value), "array", None)
@@ -74,7 +75,8 @@ def _copied_raw(group: zarr.Group, node: ArrayNode) -> bool:
     if copier is None or array is None or not array.ndim:
         return False
     attrs = {"_DTYPE": node.dtype or np.dtype(array.dtype).name, **node.attrs}
-    return bool(copier(array.path, group, node.name, attrs, defaults.CHUNK_KEY_ENCODING))
+    strict = bool(getattr(node.value, "strict", False) or getattr(_stored_source(node.value), "strict", False))
+    return bool(copier(array.path, group, node.name, attrs, defaults.CHUNK_KEY_ENCODING, verify=strict))
 
 
 def _stored_source(value: Any) -> Any:
