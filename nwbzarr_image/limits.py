@@ -63,6 +63,9 @@ class Limits:
     max_video_read_bytes : int
         Decoded bytes of the frames one read of an external video file returns (one dask task, one preview);
         ``external_frames`` makes chunks of fewer frames than asked when that many would not fit.
+    max_cached_bytes : int
+        Chunk bytes (as stored: compressed) an opened HDF5 file keeps after reading them, least recently used
+        dropped first, so that random frame reads revisiting a chunk do not fetch it again over the network.
     """
 
     max_ndim: int = 32
@@ -77,6 +80,7 @@ class Limits:
     max_reference_entries: int = 64
     max_video_frame_pixels: int = 2**25
     max_video_read_bytes: int = 256 * 2**20
+    max_cached_bytes: int = 512 * 2**20
 
 
 def _from_environment() -> Limits:

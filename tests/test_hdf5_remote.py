@@ -69,7 +69,7 @@ def test_http_open_frame_and_second_open_requests(served: Path, tmp_path: Path, 
               f"{first_frame}, next tiny frame {next_frame}, one frame-chunked frame {framed}, second open "
               f"{second_open}")
     assert opened <= 10
-    assert first_frame <= 16 and next_frame <= 2 and framed == 1
+    assert first_frame <= 16 and next_frame <= 2 and framed <= 1
     assert second_open <= 2
 
 

@@ -14,7 +14,8 @@ from nwbzarr_image.errors import PerformanceWarning, warn
 MERGE_GAP = 64 * 1024  # ranges closer than this are read by one request (at most this much is read in vain)
 MAX_REQUEST = 64 * 1024 * 1024
 HEAD_BLOCK = 1024 * 1024  # the first request of a remote file: superblock, root group, first object headers
-BLOCK = 256 * 1024
+BLOCK = 256 * 1024  # a metadata read elsewhere in the file fetches this much
+UNIT = 4 * 1024  # the pieces a BlockFile keeps
 MAX_BLOCK = 16 * 1024 * 1024
 
 
@@ -113,19 +114,20 @@ class ByteSource:
 
 
 class BlockFile(io.RawIOBase):
-    """A read-only file object for h5py over ``read(offset, size)``: aligned blocks, kept for the whole walk; a
-    read right after the previous block fetches twice as many blocks as the last sequential fetch (remfile's
-    scheme), so metadata spread over a file costs few requests."""
+    """A read-only file object for h5py over ``read(offset, size)``: bytes kept in ``UNIT`` pieces for the whole
+    walk. A read elsewhere fetches ``fresh`` bytes (aligned); a read right after the previous fetch fetches twice
+    as many as that fetch (remfile's scheme), so metadata spread over a file costs few requests. After the walk,
+    ``fresh`` drops to one unit: chunk index nodes are a few KB each, scattered among the chunks."""
 
-    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"") -> None:
+    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"", fresh: int = BLOCK) -> None:
         super().__init__()
         self._read, self.size, self.pos = read, size, 0
+        self.fresh = fresh
         self.blocks: dict[int, bytes] = {}
         self._run = 1
-        for i in range(0, len(head) // BLOCK):
-            self.blocks[i] = head[i * BLOCK:(i + 1) * BLOCK]
-        if head and len(head) == size:
-            self.blocks[len(head) // BLOCK] = head[(len(head) // BLOCK) * BLOCK:]
+        whole = len(head) if head and len(head) == size else len(head) // UNIT * UNIT
+        for i in range(0, whole, UNIT):
+            self.blocks[i // UNIT] = head[i:i + UNIT]
 
     def readable(self) -> bool:
         return True
@@ -146,32 +148,53 @@ class BlockFile(io.RawIOBase):
         end = min(self.pos + len(view), self.size)
         if end <= self.pos:
             return 0
-        first, last = self.pos // BLOCK, (end - 1) // BLOCK
+        first, last = self.pos // UNIT, (end - 1) // UNIT
         for i in range(first, last + 1):
             if i not in self.blocks:
                 self._fetch(i, last)
-        done = 0
-        while self.pos < end:
-            i = self.pos // BLOCK
-            block = self.blocks[i]
-            start = self.pos - i * BLOCK
-            piece = block[start:start + (end - self.pos)]
-            if not piece:
-                break
-            view[done:done + len(piece)] = piece
-            done += len(piece)
-            self.pos += len(piece)
-        return done
+        piece = self.cached_bytes(self.pos, end)
+        view[:len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
 
     def _fetch(self, first: int, last: int) -> None:
-        sequential = (first - 1) in self.blocks
-        self._run = min(self._run * 2, MAX_BLOCK // BLOCK) if sequential else 1
-        count = max(last - first + 1, self._run)
-        while count > 1 and (first + count - 1) in self.blocks:
+        fresh = max(1, self.fresh // UNIT)
+        start = first - first % fresh
+        while start < first and start in self.blocks:
+            start += 1
+        sequential = (start - 1) in self.blocks
+        self._run = min(self._run * 2, MAX_BLOCK // UNIT) if sequential else fresh
+        count = max(last - start + 1, self._run)
+        while count > 1 and (start + count - 1) in self.blocks:  # readinto fetches any other missing piece
             count -= 1
-        start = first * BLOCK
-        data = self._read(start, min(count * BLOCK, self.size - start))
+        data = self._read(start * UNIT, min(count * UNIT, self.size - start * UNIT))
         for k in range(count):
-            piece = data[k * BLOCK:(k + 1) * BLOCK]
-            if piece and first + k not in self.blocks:
-                self.blocks[first + k] = piece
+            piece = data[k * UNIT:(k + 1) * UNIT]
+            if piece and start + k not in self.blocks:
+                self.blocks[start + k] = piece
+
+    def cached_ends(self, start: int, end: int) -> tuple[int, int]:
+        """``(lo, hi)``: the bytes ``start:lo`` and ``hi:end`` are kept here, ``lo:hi`` are not all kept."""
+        lo = start
+        while lo < end and lo // UNIT in self.blocks:
+            lo = min(end, (lo // UNIT + 1) * UNIT)
+        hi = end
+        while hi > lo and (hi - 1) // UNIT in self.blocks:
+            hi = max(lo, (hi - 1) // UNIT * UNIT)
+        return lo, hi
+
+    def cached_bytes(self, start: int, end: int) -> bytes:
+        """The kept bytes ``start:end`` (stops early at a piece not kept or at the end of the file)."""
+        parts = []
+        pos = start
+        while pos < end:
+            i = pos // UNIT
+            block = self.blocks.get(i)
+            if block is None:
+                break
+            piece = block[pos - i * UNIT:min(end, (i + 1) * UNIT) - i * UNIT]
+            if not piece:
+                break
+            parts.append(piece)
+            pos += len(piece)
+        return b"".join(parts)

@@ -16,12 +16,12 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 
 from nwbzarr_image.errors import CorruptDataError, ReadOnlyError
 from nwbzarr_image.hdf5.index import ChunkTable, linear_index, list_chunks
-from nwbzarr_image.hdf5.ranges import BlockFile, ByteSource
+from nwbzarr_image.hdf5.ranges import UNIT, BlockFile, ByteSource
 from nwbzarr_image.hdf5.thread import run_h5
 from nwbzarr_image.hdf5.view import ArraySource, View
+from nwbzarr_image.limits import get_limits
 
 CHUNK_KEY = re.compile(r"^(.*)/c((?:/\d+)*)$")
-RECENT_BYTES = 128 * 1024 * 1024  # chunk bytes kept after reading (random frame reads often share a chunk)
 
 
 class Hdf5Store(Store):
@@ -129,12 +129,14 @@ class Hdf5Store(Store):
             return data
 
     def _keep(self, key: str, data: bytes) -> None:
+        """Keep a chunk's bytes for later reads, within ``max_cached_bytes`` (least recently used dropped)."""
+        budget = get_limits().max_cached_bytes
         with self._lock:
-            if key in self._recent or len(data) > RECENT_BYTES // 4:
+            if key in self._recent or len(data) > budget // 4:
                 return
             self._recent[key] = data
             self._recent_bytes += len(data)
-            while self._recent_bytes > RECENT_BYTES:
+            while self._recent_bytes > budget:
                 _, old = self._recent.popitem(last=False)
                 self._recent_bytes -= len(old)
 
@@ -192,6 +194,8 @@ class Hdf5Store(Store):
                 self._h5 = h5py.File(self.source.path, "r")
             else:
                 blocks = self._blocks or BlockFile(self.source.read, self.source.size)
+                if self._blocks is not None:  # the walk read the metadata: what is left are index nodes
+                    blocks.fresh = UNIT
                 blocks.seek(0)
                 self._h5 = h5py.File(blocks, "r")
         return self._h5
@@ -217,7 +221,7 @@ class Hdf5Store(Store):
         if mask:
             return _encode(run_h5(self._decoded, source, coords), source)
         self._check_within(source, coords, offset, size)
-        data = raw if raw is not None else self.source.read(offset, size)
+        data = raw if raw is not None else self.read_ranges([(offset, size)])[0]
         if len(data) < size:
             raise self._truncated(source, coords, offset, size, len(data))
         if source.kind == "contiguous" and len(data) < source.chunk_nbytes:
@@ -249,6 +253,21 @@ class Hdf5Store(Store):
         full[tuple(slice(0, r.stop - r.start) for r in region)] = values
         return full
 
+    def read_ranges(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """The bytes of ``(offset, size)`` ranges of the file: the ends the walk already read (the first megabyte
+        holds the start of the first chunks) come from its blocks, the rest with merged, concurrent requests."""
+        blocks = self._blocks
+        if blocks is None:
+            return self.source.read_many(ranges)
+        ends = [blocks.cached_ends(offset, offset + size) for offset, size in ranges]
+        missing = [(lo, hi - lo) for lo, hi in ends if hi > lo]
+        fetched = iter(self.source.read_many(missing))
+        out = []
+        for (offset, size), (lo, hi) in zip(ranges, ends, strict=True):
+            middle = next(fetched) if hi > lo else b""
+            out.append(blocks.cached_bytes(offset, lo) + middle + blocks.cached_bytes(hi, offset + size))
+        return out
+
     def prefetch(self, key: str, coords: list[tuple[int, ...]]) -> None:
         """Read the chunks ``coords`` of array ``key`` with merged, concurrent range requests into the recent
         chunks, for the zarr reads that follow (a task of a dask array calls this before reading its block)."""
@@ -264,7 +283,7 @@ class Hdf5Store(Store):
             if where is not None and not where[2]:
                 self._check_within(source, c, where[0], where[1])
                 wanted.append((key_c, c, where[0], where[1]))
-        blobs = self.source.read_many([(offset, size) for _, _, offset, size in wanted])
+        blobs = self.read_ranges([(offset, size) for _, _, offset, size in wanted])
         for (key_c, c, _, _), blob in zip(wanted, blobs, strict=True):
             data = self.chunk(source, c, blob)
             if data is not None:

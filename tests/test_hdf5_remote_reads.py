@@ -1,0 +1,126 @@
+"""Frame reads of NWB HDF5 files over HTTP, counted on the loopback server: no chunk byte fetched twice, none the
+open already fetched, kept chunks within ``max_cached_bytes``, chunk index nodes read at about their size."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hdf5_helpers import PYNWB, write_h5
+from hdmf.backends.hdf5 import H5DataIO
+from interop_helpers import frames
+from servers import http_server
+
+import nwbzarr_image as nzi
+from nwbzarr_image.hdf5.ranges import HEAD_BLOCK, UNIT
+from nwbzarr_image.limits import raised
+
+FRAMED = frames((40, 128, 128), np.uint16)  # chunks (4, 128, 128): 131 KB of noise each, some past the first MB
+TINY = frames((64, 128, 128), np.uint16)  # chunks (16, 8, 8): 1,024 chunks, a frame touches 256 of them
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NWBZARR_IMAGE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def www(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("www")
+    f = PYNWB.new_file()
+    f.add_acquisition(PYNWB.new("ImageSeries", name="framed", unit="n.a.", rate=30.0, description="frame chunks",
+                                data=H5DataIO(FRAMED, chunks=(4, 128, 128), compression="gzip", shuffle=True)))
+    f.add_acquisition(PYNWB.new("ImageSeries", name="tiny", unit="n.a.", rate=30.0, description="tiny chunks",
+                                data=H5DataIO(TINY, chunks=(16, 8, 8), compression="gzip")))
+    write_h5(f, root / "session.nwb")
+    return root
+
+
+def chunk_spans(path: Path, name: str) -> list[tuple[int, int]]:
+    """``(start, end)`` byte spans of every stored chunk of ``/acquisition/{name}/data``."""
+    spans: list[tuple[int, int]] = []
+    with h5py.File(path, "r") as f:
+        f[f"/acquisition/{name}/data"].id.chunk_iter(
+            lambda info: spans.append((info.byte_offset, info.byte_offset + info.size)) and None)
+    return sorted(spans)
+
+
+def asked(server) -> list[tuple[int, int]]:
+    """The byte spans the server was asked for since its last reset."""
+    out = []
+    for _, header in server.ranges_asked:
+        if header and header.startswith("bytes="):
+            first, _, last = header[len("bytes="):].partition("-")
+            out.append((int(first), int(last) + 1))
+    return sorted(out)
+
+
+def test_frames_fetch_each_chunk_byte_once_and_none_the_open_fetched(www: Path) -> None:
+    spans = chunk_spans(www / "session.nwb", "framed")
+    assert spans[0][0] < HEAD_BLOCK < spans[-1][1]  # the first megabyte holds chunks: the open fetched them
+    with http_server(www, ranges=True) as server:
+        data = nzi.read(f"{server.url}/session.nwb").acquisition["framed"].data
+        opened = asked(server)
+        server.reset()
+        for i in [37, 2, 21, 3, 39, 0, 17, 38, 9]:
+            np.testing.assert_array_equal(data[i].compute(), FRAMED[i])
+        frames_asked = asked(server)
+    fetched = sorted(opened + frames_asked)
+    for (_, end), (start, _) in itertools.pairwise(fetched):
+        assert end <= start, f"a byte was fetched twice: {fetched}"
+    wanted = sorted({i // 4 for i in [37, 2, 21, 3, 39, 0, 17, 38, 9]})
+    for start, end in (spans[c] for c in wanted):  # each chunk read lies in what was fetched
+        covered = sum(max(0, min(end, b) - max(start, a)) for a, b in fetched)
+        assert covered == end - start
+    assert all(start >= HEAD_BLOCK for start, _ in frames_asked)
+    assert server.bytes_sent < sum(end - start for start, end in (spans[c] for c in wanted))
+
+
+def test_revisited_frames_cost_no_request_within_max_cached_bytes(www: Path) -> None:
+    order = list(range(40))
+    with http_server(www, ranges=True) as server:
+        data = nzi.read(f"{server.url}/session.nwb").acquisition["framed"].data
+        server.reset()
+        for i in order:
+            np.testing.assert_array_equal(data[i].compute(), FRAMED[i])
+        first_pass = server.total()
+        server.reset()
+        for i in order[::-1]:
+            np.testing.assert_array_equal(data[i].compute(), FRAMED[i])
+        assert server.total() == 0
+        assert first_pass >= 2  # the chunks past the first megabyte
+
+        small = nzi.read(f"{server.url}/session.nwb").acquisition["framed"].data  # the cached view: no walk
+        with raised(max_cached_bytes=4 * 140_000):  # 4 chunks: a pass over all frames evicts the first ones
+            server.reset()
+            for i in order:
+                np.testing.assert_array_equal(small[i].compute(), FRAMED[i])
+            again = server.total()
+            server.reset()
+            for i in order:
+                np.testing.assert_array_equal(small[i].compute(), FRAMED[i])
+            assert server.total() == again == 10  # one request a chunk, every pass
+
+
+def test_chunk_index_nodes_are_read_at_their_size(www: Path) -> None:
+    spans = chunk_spans(www / "session.nwb", "tiny")
+    with h5py.File(www / "session.nwb", "r") as f:
+        dset = f["/acquisition/tiny/data"]
+        mine = [dset.id.get_chunk_info_by_coord((0, j * 8, k * 8)) for j in range(16) for k in range(16)]
+    frame_chunks = sorted((c.byte_offset, c.byte_offset + c.size) for c in mine)
+    assert len(spans) == 1024
+    with http_server(www, ranges=True) as server:
+        data = nzi.read(f"{server.url}/session.nwb").acquisition["tiny"].data
+        server.reset()
+        np.testing.assert_array_equal(data[0].compute(), TINY[0])
+        got = asked(server)
+    data_bytes = sum(end - start for start, end in frame_chunks)
+    index_requests = [(a, b) for a, b in got if not any(s < b and a < e for s, e in frame_chunks)]
+    assert index_requests, "the chunk index was listed"
+    assert all(b - a <= 2 * UNIT for a, b in index_requests)  # a node (a few KB), not a 256 KB metadata block
+    assert server.bytes_sent <= data_bytes + 2 * UNIT * len(index_requests)
