@@ -19,6 +19,7 @@ from nwbzarr_image.errors import (
     NWBZarrImageError,
     PerformanceWarning,
     ReadOnlyError,
+    StoreExistsError,
     StoreNotFoundError,
     warn,
 )
@@ -39,6 +40,7 @@ from nwbzarr_image.storage.reader import (
     root_group,
 )
 from nwbzarr_image.storage.reader_v2 import read_tree_v2
+from nwbzarr_image.storage.resume import write_resumable
 from nwbzarr_image.storage.store_guard import guarded
 from nwbzarr_image.storage.transaction import WriteMode, recover, write_file
 from nwbzarr_image.storage.write_stream import add_new_nodes, write_store
@@ -47,7 +49,8 @@ OpenMode = Literal["r", "r+", "a"]
 
 
 def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | None = None,
-          mode: WriteMode = "w-", *, shard_above: int | None = SHARD_ABOVE_BYTES) -> None:
+          mode: WriteMode = "w-", *, shard_above: int | None = SHARD_ABOVE_BYTES, resumable: bool = False,
+          restart: bool = False) -> None:
     """Write ``nwbfile`` as an NWB Zarr (format 3) file at ``url``.
 
     Parameters
@@ -66,6 +69,16 @@ def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options
         Frames of a series holding more than this many bytes (default 1 GiB), stored without explicit
         ``ZarrDataIO(chunks=..., shards=...)``, are sharded: shards of whole frames of about 64 MB, each one
         stored object (see ``nwbzarr_image.chunking.frame_shards``). ``None`` never shards by default.
+    resumable : bool
+        Make a conversion resumable: ``nwbfile`` must have been read from a local file (an NWB HDF5 file, say)
+        and ``url`` be a local path. The file is written in ``URL.resume-<hash>`` next to ``url`` (the hash
+        names the source's real path, size and mtime, and ``url``), which a killed writer leaves behind; the
+        same write run again keeps every chunk and shard stored there and writes only the rest, then renames
+        the directory into place. Work for another source, or for the source since changed, is removed (the
+        ``nwbzarr_image.storage.resume`` logger says so); a second writer of ``url`` meanwhile is refused with
+        ``StoreExistsError``.
+    restart : bool
+        With ``resumable``: discard the work of an interrupted run and start over.
 
     Notes
     -----
@@ -97,7 +110,25 @@ def write(nwbfile: NWBFile, url: str | os.PathLike[str] | Store, storage_options
     with stores.storage_errors(url, "write"), sharding(shard_above):
         location = stores.locate(url, storage_options)
         add_num_samples(tree, nwbfile, base_of(location))
-        write_file(location, tree, mode)
+        if resumable:
+            _write_resumable(nwbfile, location, tree, mode, restart)
+        else:
+            write_file(location, tree, mode)
+
+
+def _write_resumable(nwbfile: NWBFile, location: stores.Location, tree: GroupNode, mode: WriteMode,
+                     restart: bool) -> None:
+    source = getattr(nwbfile.source, "location", None)
+    if source is None or not source.is_local or not os.path.isfile(source.path) or not location.is_local:
+        got = "a target " + location.url if not location.is_local else \
+            f"a file read from {source.url if source is not None else 'no file'}"
+        raise ArgumentTypeError(f"write: resumable=True needs an NWBFile read from a local file and a local target; "
+                                f"got {got}. Pass resumable=False, or convert a local copy to a local path.")
+    recover(location)
+    if mode == "w-" and location.exists():
+        raise StoreExistsError(f"write: {location.url} already exists; mode 'w-' never replaces a file. Pass "
+                               "mode='w' to replace it, or choose another path.")
+    write_resumable(location, tree, source.path, mode, restart=restart)
 
 
 def read(url: str | os.PathLike[str] | Store, storage_options: dict[str, Any] | None = None, *,

@@ -52,6 +52,11 @@ def add_convert_parser(commands: Any) -> None:
                    help="NWB HDF5 input: read it with strict=True, so every chunk copied without re-encoding is "
                         "decoded first (a damaged one fails the conversion instead of being copied), and missing "
                         "chunks and values that break NWB rules are errors")
+    p.add_argument("--restart", action="store_true",
+                   help="NWB HDF5 input: discard the work of an interrupted conversion and start over (by default, "
+                        "converting a local .nwb to a local OUTPUT is resumable: a killed or interrupted run leaves "
+                        "OUTPUT.resume-<hash>, and the same command again keeps every chunk and shard written "
+                        "there and writes only the rest; a changed input starts over)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(run=run_convert)
 
@@ -180,6 +185,9 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.strict:
         raise ArgumentTypeError(f"convert: --strict applies to NWB HDF5 input; got the movie {args.input!r}, whose "
                                 "frames are decoded and re-encoded anyway. Drop --strict.")
+    if args.restart:
+        raise ArgumentTypeError(f"convert: --restart resumes NWB HDF5 conversions only; got the movie {args.input!r}, "
+                                "whose conversion always starts over. Drop --restart.")
     if args.external:
         return run_external(args)
     if args.rate is None and Path(args.input).suffix.lower() in TIFF_SUFFIXES | {".npy"}:

@@ -20,6 +20,7 @@ import numpy as np
 
 from nwbzarr_image.hdf5.index import linear_index
 from nwbzarr_image.hdf5.view import ArraySource
+from nwbzarr_image.storage import resume_store
 from nwbzarr_image.storage.zarr_compat import set_bytes
 
 SHARD_BYTES = 64 * 1024 * 1024  # decoded bytes of whole chunks per shard
@@ -58,6 +59,8 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
     pending: tuple[int, list[bytes], list[Future[None]]] | None = None
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
         for first in range(0, source.grid[0], per_shard):  # the next shard is read while the last is checked
+            if resume_store.is_stored(array.store, _shard_key(array, first, per_shard, rest)):
+                continue  # a resumed conversion keeps the shards a killed run stored
             current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool, verify))
             if pending is not None:
                 _write_shard(array, pending, per_shard, rest)
@@ -92,14 +95,20 @@ def _write_shard(array: Any, shard: tuple[int, list[bytes], list[Future[None]]],
     first, chunks, checks = shard
     for check in checks:
         check.result()
-    encode = array.metadata.chunk_key_encoding.encode_chunk_key
-    prefix = f"{array.path}/"
+    key = _shard_key(array, first, per_shard, rest)
     if per_shard == 1:
         if chunks[0]:
-            set_bytes(array.store, prefix + encode((first, *rest)), chunks[0])
+            set_bytes(array.store, key, chunks[0])
+            resume_store.written(array.store, key)
     elif any(chunks):
-        data = _shard(chunks, per_shard)
-        set_bytes(array.store, prefix + encode((first // per_shard, *rest)), data)
+        set_bytes(array.store, key, _shard(chunks, per_shard))
+        resume_store.written(array.store, key)
+
+
+def _shard_key(array: Any, first: int, per_shard: int, rest: tuple[int, ...]) -> str:
+    """The store key of the shard (or, unsharded, the chunk) starting at chunk row ``first``."""
+    encode = array.metadata.chunk_key_encoding.encode_chunk_key
+    return f"{array.path}/" + encode((first // per_shard if per_shard > 1 else first, *rest))
 
 
 def _verify(store: Any, source: ArraySource, coords: tuple[int, ...], blob: bytes) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from nwbzarr_image.chunking import TARGET_CHUNK_BYTES
 from nwbzarr_image.errors import PerformanceWarning, warn
+from nwbzarr_image.storage import resume_store
 from nwbzarr_image.storage.direct import write_block
 from nwbzarr_image.storage.lazy import ZarrSource, is_process_local, storage_chunks
 
@@ -111,6 +112,31 @@ def store_dask(array: Any, value: da.Array) -> None:
         value = value.rechunk(new)
     target = ChunkTarget(array)
     extra: dict[str, Any] = {"scheduler": "threads"} if is_process_local(array.store) else {}
+    if resume_store.active(array.store) and value.ndim:
+        runs = _missing_runs(array, value)  # a resumed write computes only the blocks not stored yet
+        if runs:
+            targets: list[Any] = [target] * len(runs)
+            da.store([value[a:b] for a, b in runs], targets, lock=False, compute=True,
+                     regions=[(slice(a, b),) for a, b in runs], **extra)
+        return
     # one task per dask chunk, each writing whole stored chunks/shards: no lock
     # dask documents targets as anything with numpy-style __setitem__; its annotation wants an array-like
     da.store(value, target, lock=False, compute=True, **extra)  # type: ignore[arg-type]
+
+
+def _missing_runs(array: Any, value: da.Array) -> list[tuple[int, int]]:
+    """The runs of frames of a resumed write still to be computed: the dask blocks along the first axis whose
+    stored chunks/shards are not all there (the others are counted as kept and never computed)."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for size in value.chunks[0]:
+        stop = start + size
+        keys = resume_store.unit_keys(array, start, stop)
+        if all(resume_store.exists(array.store, key) for key in keys):
+            resume_store.keep(array.store, len(keys))
+        elif runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], stop)
+        else:
+            runs.append((start, stop))
+        start = stop
+    return runs

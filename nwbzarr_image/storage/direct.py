@@ -24,6 +24,7 @@ import zarr
 from zarr.codecs import BloscCodec, BytesCodec, ZstdCodec
 from zarr.storage import LocalStore
 
+from nwbzarr_image.storage import resume_store
 from nwbzarr_image.storage.zarr_compat import set_bytes
 
 SHUFFLES = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
@@ -84,7 +85,10 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
     meta = array.metadata
     step = int(array.chunks[0])
     if encode is None or meta.zarr_format != 3 or start % step or block.shape[1:] != tuple(array.shape[1:]):
-        array[start:start + len(block)] = block
+        if resume_store.active(array.store):
+            _write_resumed(array, start, block)
+        else:
+            array[start:start + len(block)] = block
         return
     chunks = tuple(int(c) for c in array.chunks)
     fill = meta.fill_value
@@ -96,19 +100,33 @@ def write_block(array: zarr.Array, start: int, block: np.ndarray) -> None:
     local_root = Path(store.root) if isinstance(store, LocalStore) else None
 
     def one(index: tuple[int, ...]) -> None:
+        key = key_encoding.encode_chunk_key((index[0] + start // step, *index[1:]))
+        full_key = f"{array.path}/{key}" if array.path else key
+        if resume_store.is_stored(store, full_key):
+            return  # a resumed write keeps what a killed run stored
         region = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks, strict=True))
         piece = block[region]
         if piece.shape != chunks:  # an edge chunk is stored full size, padded with the fill value
             padded = np.full(chunks, fill, dtype=array.dtype)
             padded[tuple(slice(0, n) for n in piece.shape)] = piece
             piece = padded
-        key = key_encoding.encode_chunk_key((index[0] + start // step, *index[1:]))
-        full_key = f"{array.path}/{key}" if array.path else key
         # stored by the thread that encoded it: writes overlap with the other chunks' encoding
         if local_root is not None:
             write_file(local_root / full_key, encode(piece))
         else:
             set_bytes(store, full_key, encode(piece))
+        resume_store.written(store, full_key)
 
     for _ in pool().map(one, itertools.product(*grid)):
         pass
+
+
+def _write_resumed(array: zarr.Array, start: int, block: np.ndarray) -> None:
+    """Through zarr, unless a killed run already stored every shard (or chunk) the block covers."""
+    keys = resume_store.unit_keys(array, start, start + len(block))
+    if all(resume_store.exists(array.store, key) for key in keys):
+        resume_store.keep(array.store, len(keys))
+        return
+    array[start:start + len(block)] = block
+    for key in keys:
+        resume_store.written(array.store, key)

@@ -53,9 +53,12 @@ def write_file(location: stores.Location, tree: GroupNode, mode: WriteMode) -> N
 class _Partial:
     """The hidden sibling a file is written into: locked while in use, removed unless moved into place."""
 
-    def __init__(self, location: stores.Location) -> None:
+    def __init__(self, location: stores.Location, written: tuple[str, siblings.Held] | None = None) -> None:
         self.location = location
         self.in_place = False
+        if written is not None:  # a complete file written elsewhere (a resumable conversion's directory)
+            self.path, self.held = written
+            return
         if location.is_local:
             self.path, self.held = siblings.create(location, "partial")
         else:
@@ -85,6 +88,16 @@ class _Partial:
                                    "replace it.") from err
         self.in_place = True
         step("new file in place")
+
+
+def place(location: stores.Location, path: str, held: siblings.Held, mode: WriteMode) -> None:
+    """Move the complete file at the local ``path`` (locked by ``held``, which stays held) to the location:
+    renamed into a free path, or with ``mode='w'`` swapped in over an existing file (as a replacement is)."""
+    written = _Partial(location, (path, held))
+    if mode == "w" and os.path.lexists(location.path):
+        _swap_local(location, written)
+    else:
+        written.move_into_place()
 
 
 def _create(location: stores.Location, tree: GroupNode) -> None:

@@ -10,6 +10,7 @@ from zarr.abc.store import Store
 from nwbzarr_image.errors import SchemaError
 from nwbzarr_image.layout import GroupNode
 from nwbzarr_image.storage.consolidate import consolidate
+from nwbzarr_image.storage.resume_store import KeepingGroup
 from nwbzarr_image.storage.steps import step
 from nwbzarr_image.storage.stream import FrameStream, StreamJob, commit_shapes
 from nwbzarr_image.storage.writer import group_attrs, write_tree
@@ -20,9 +21,16 @@ def write_store(store: Store, tree: GroupNode) -> None:
     stream(store, write_skeleton(store, tree))
 
 
-def write_skeleton(store: Store, tree: GroupNode) -> list[StreamJob]:
-    """Every group and array, all values but those of iterators; consolidated with 0-length streams."""
-    root = zarr.open_group(store, mode="w-", zarr_format=3, attributes=group_attrs(tree))
+def write_skeleton(store: Store, tree: GroupNode, *, keep: bool = False) -> list[StreamJob]:
+    """Every group and array, all values but those of iterators; consolidated with 0-length streams.
+
+    ``keep`` (a resumed write, see ``resume_store``): the store may hold a killed run's work; the nodes stored
+    as they would be written are kept with their chunks, the others written anew.
+    """
+    if keep:
+        root: zarr.Group = KeepingGroup.root(store, group_attrs(tree))
+    else:
+        root = zarr.open_group(store, mode="w-", zarr_format=3, attributes=group_attrs(tree))
     jobs = write_tree(root, tree)
     consolidate(store)
     commit_empty(store, jobs)
