@@ -6,7 +6,9 @@ copies, no event-loop round trip per chunk on a local disk, and Blosc/Zstd relea
 one read decode in parallel on all cores. On sharded arrays a selection costs only its inner chunks: the shard's
 index is read once (one small range request) and kept in a bounded cache, then the inner chunks a selection
 needs are fetched with one range request per run of adjacent chunks; a selection covering a whole shard
-fetches the shard in one request. Anything else (other codecs, v2 arrays, fancy indexing) goes through zarr.
+fetches the shard in one request. Of a Blosc chunk only part of which is selected (one frame of a chunk of
+eight), only the Blosc blocks holding that part are decoded, and on a local disk read (``blosc_blocks.py``).
+Anything else (other codecs, v2 arrays, fancy indexing) goes through zarr.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from zarr.storage import LocalStore
 
 from nwbzarr_image.errors import CorruptDataError, MissingChunkWarning, warn
 from nwbzarr_image.limits import get_limits
+from nwbzarr_image.storage import blosc_blocks
 from nwbzarr_image.storage.bounded import bounded_decode
 from nwbzarr_image.storage.zarr_compat import run
 
 MAX_INDEXES = 4096  # shard indexes kept per array (16 bytes per inner chunk each)
 EMPTY = 2**64 - 1  # offset and length of an inner chunk that is not stored
 CONCURRENT_REQUESTS = 32
+PART_HEAD_BYTES = 4096
 HOP_BYTES = 2**20  # a single chunk bigger than this decodes in the pool, not in the main thread
 Selection = tuple[slice, ...]
 _scratch = threading.local()
@@ -78,6 +82,7 @@ class Piece:
     target: tuple[slice, ...]  # where that part goes in the output
     byte_range: tuple[int, int] | None = None  # inside the shard: (start, stop); None = the whole object
     data: bytes | None = None
+    part_at: int | None = None  # data holds only the Blosc blocks from this decoded byte on (blosc_blocks.py)
 
 
 class ChunkReader:
@@ -94,6 +99,7 @@ class ChunkReader:
         self.chunk_bytes = math.prod(inner) * self.dtype.itemsize
         self.shards = shards
         self.decoders = decoders
+        self.blosc_only = len(decoders) == 1 and isinstance(decoders[0], numcodecs.Blosc)
         self.index_crc, self.index_at_end = index_crc, index_at_end
         self.where, self.strict = where, strict
         self.fill = array.fill_value
@@ -239,13 +245,15 @@ class ChunkReader:
         return None
 
     def _local_fetch(self, pieces: list[Piece], missing: list[str]) -> None:
-        """On a local disk the file reads happen with the decoding, in the pool (see _decode_into)."""
+        """On a local disk the file reads happen with the decoding, in the pool (see _decode_into). Of a Blosc
+        chunk only part of which is selected, only the blocks holding that part are read."""
         for piece in pieces:
             path = self._local_path(piece.key)
             try:
                 with open(path, "rb") as f:
                     if piece.byte_range is None:
-                        piece.data = f.read()
+                        if not self._read_part(piece, f):
+                            piece.data = f.read()
                     else:
                         f.seek(piece.byte_range[0])
                         piece.data = f.read(piece.byte_range[1] - piece.byte_range[0])
@@ -415,6 +423,38 @@ class ChunkReader:
         with self._lock:
             self.requests += n
 
+    def _span(self, piece: Piece) -> tuple[int, int] | None:
+        """The decoded bytes ``[start, stop)`` of its chunk that hold ``piece``'s selection (C order), when the
+        chunk is Blosc-coded and the selection is not all of it."""
+        if not self.blosc_only:
+            return None
+        if all(s.start == 0 and s.stop == c for s, c in zip(piece.source, self.chunks, strict=True)):
+            return None
+        first = int(np.ravel_multi_index(tuple(s.start for s in piece.source), self.chunks))
+        last = int(np.ravel_multi_index(tuple(s.stop - 1 for s in piece.source), self.chunks))
+        return first * self.dtype.itemsize, (last + 1) * self.dtype.itemsize
+
+    def _read_part(self, piece: Piece, f: Any) -> bool:
+        """Read only the Blosc blocks of the open chunk file ``f`` that ``piece`` needs; False (nothing read
+        that counts) when the whole chunk is needed or is not one read in parts."""
+        span = self._span(piece)
+        if span is None:
+            return False
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, PART_HEAD_BYTES, 0)  # the header and, for up to ~1,000 blocks, the block table
+
+        def read(offset: int, count: int) -> bytes:
+            if offset + count <= len(head):
+                return head[offset:offset + count]
+            return os.pread(fd, count, offset)
+
+        part = blosc_blocks.planned(read, head, self.chunk_bytes, size, *span)
+        if part is None:
+            return False
+        piece.data, piece.part_at = part
+        return True
+
     def _local_path(self, key: str) -> Path:
         """The file of ``key``, checked as the store checks keys (no link out of the store is followed); each
         key is checked once (a bounded set of them is kept)."""
@@ -454,16 +494,30 @@ class ChunkReader:
         try:
             if whole and target.flags.c_contiguous:
                 self._decode(piece.data, target)  # type: ignore[arg-type]
-            else:
-                chunk = self._scratch()
-                self._decode(piece.data, chunk)  # type: ignore[arg-type]
-                target[...] = chunk[piece.source]
+                return
+            data, at = piece.data, piece.part_at
+            span = self._span(piece)
+            if span is not None and at is None:
+                part = blosc_blocks.sub_chunk_of(data, self.chunk_bytes, *span)  # type: ignore[arg-type]
+                if part is not None:
+                    data, at = part
+            if at is not None:
+                size = blosc_blocks.decoded_size(data)  # type: ignore[arg-type]
+                if (at, at + size) == span and size == target.nbytes and target.flags.c_contiguous:
+                    self._decode(data, target)  # type: ignore[arg-type]  # e.g. a frame whose blocks it fills
+                    return
+            chunk = self._scratch()
+            if at is None:
+                self._decode(data, chunk)  # type: ignore[arg-type]
+            else:  # only the blocks holding the selection: the rest of the buffer is not read
+                self._decode(data, chunk.reshape(-1).view(np.uint8)[at:at + size])  # type: ignore[arg-type]
+            target[...] = chunk[piece.source]
         except CorruptDataError:
             raise
         except Exception as err:
             raise self._corrupt(piece.key, err) from err
         finally:
-            piece.data = None
+            piece.data, piece.part_at = None, None
 
     def _scratch(self) -> np.ndarray:
         """A chunk-sized buffer of this thread, reused: a fresh one would cost a page fault per 4 kB."""
