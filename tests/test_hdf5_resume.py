@@ -249,6 +249,61 @@ def test_a_second_writer_is_refused_while_the_first_works(tmp_path: Path, conver
     assert not _work(out)
 
 
+def test_an_output_that_appears_meanwhile_is_kept_and_overwrite_resumes_over_it(
+        tmp_path: Path, converted: tuple[Path, Path, set[str]], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    source, reference, everything = converted
+    _patch(monkeypatch)
+    out = tmp_path / "out.nwb.zarr"
+
+    def appear(name: str) -> None:
+        if name == "resume work complete":  # another writer's file appears before ours is renamed into place
+            out.mkdir()
+            (out / "theirs.txt").write_text("another writer's file")
+
+    previous = steps.set_hook(appear)
+    try:
+        assert main(["convert", str(source), str(out), "--no-progress"]) == 2
+    finally:
+        steps.set_hook(previous)
+    assert "appeared while this file was written" in capsys.readouterr().err
+    assert os.listdir(out) == ["theirs.txt"]  # mode w-: never replaced
+    [work] = _work(out)
+    assert _stored(work) == everything  # and the work is kept: replacing it costs no chunk
+    with _steps_seen() as seen:
+        assert main(["convert", str(source), str(out), "--no-progress", "--overwrite"]) == 0
+    assert f"resuming: {len(everything)} chunk/shard files already written" in capsys.readouterr().out
+    assert _written(seen) == []
+    _documents_equal(out, reference)
+    assert sorted(os.listdir(tmp_path)) == ["out.nwb.zarr"]
+
+
+def test_ctrl_c_keeps_the_work_and_says_how_to_resume(tmp_path: Path, converted: tuple[Path, Path, set[str]],
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    source, reference, everything = converted
+    _patch(monkeypatch)
+    out = tmp_path / "out.nwb.zarr"
+
+    def interrupt(name: str) -> None:
+        if name == f"chunk written {RAW}/c.1.0.0":  # raw shards are written by the converting thread
+            raise KeyboardInterrupt
+
+    previous = steps.set_hook(interrupt)
+    try:
+        assert main(["convert", str(source), str(out), "--no-progress"]) == 130
+    finally:
+        steps.set_hook(previous)
+    assert "interrupted; the work so far is kept in" in capsys.readouterr().err
+    [work] = _work(out)
+    kept = _stored(work)
+    assert {f"{RAW}/c.0.0.0", f"{RAW}/c.1.0.0"} <= kept and not out.exists()
+    with _steps_seen() as seen:
+        assert main(["convert", str(source), str(out), "--no-progress"]) == 0
+    assert set(_written(seen)) == everything - kept
+    _documents_equal(out, reference)
+
+
 def test_resumable_needs_a_local_source_file(tmp_path: Path) -> None:
     nwbfile = nzi.NWBFile("built in memory", "id-1", PYNWB.new_file().session_start_time)
     out = tmp_path / "out.nwb.zarr"

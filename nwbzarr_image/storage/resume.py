@@ -95,7 +95,7 @@ def _claim(location: stores.Location, path: str, identity: dict[str, Any], resta
         fresh = True
     except FileExistsError:
         fresh = False
-    held = siblings.lock(path, wait=False)
+    held = _try_lock(path)
     if held is None:
         raise _busy(location, path)
     try:
@@ -134,8 +134,13 @@ def _remove_stale(location: stores.Location, other: str, identity: dict[str, Any
                  location.url, other)
 
 
+def _try_lock(path: str) -> siblings.Held | None:
+    """The lock of ``path``; None when a live writer holds it (without flock, as on Windows: never)."""
+    return siblings.lock(path, wait=False) if siblings.fcntl is not None else siblings.Held(None)
+
+
 def _remove(location: stores.Location, path: str) -> None:
-    held = siblings.lock(path, wait=False)
+    held = _try_lock(path)
     if held is None:
         if os.path.lexists(path):
             raise _busy(location, path)

@@ -50,12 +50,19 @@ def resuming(root: str) -> Iterator[Tally]:
         yield tally
     finally:
         _active.pop(key, None)
+        _real.clear()
+
+
+_real: dict[str, str] = {}  # store roots as given -> real paths (a lookup per chunk, not a realpath)
 
 
 def _tally(store: Any) -> tuple[str, Tally] | None:
     if not _active or not isinstance(store, LocalStore):
         return None
-    root = os.path.realpath(store.root)
+    given = str(store.root)
+    root = _real.get(given)
+    if root is None:
+        root = _real[given] = os.path.realpath(given)
     tally = _active.get(root)
     return None if tally is None else (root, tally)
 
