@@ -255,8 +255,8 @@ class ChunkReader:
                         if not self._read_part(piece, f):
                             piece.data = f.read()
                     else:
-                        f.seek(piece.byte_range[0])
-                        piece.data = f.read(piece.byte_range[1] - piece.byte_range[0])
+                        start, stop = piece.byte_range
+                        piece.data = os.pread(f.fileno(), stop - start, start)
                 self._count(1)
             except FileNotFoundError:
                 missing.append(piece.key[len(self.prefix):])
@@ -477,8 +477,7 @@ class ChunkReader:
                 if isinstance(byte_range, int):
                     f.seek(byte_range, os.SEEK_END)
                     return f.read()
-                f.seek(byte_range[0])
-                return f.read(byte_range[1] - byte_range[0])
+                return os.pread(f.fileno(), byte_range[1] - byte_range[0], byte_range[0])  # no buffered copy
         except FileNotFoundError:
             return None
         except OSError as err:
