@@ -150,6 +150,38 @@ def test_a_conversion_killed_after_any_chunk_resumes_writing_only_the_rest(
     _values_equal(out, source)
 
 
+SHARDED = PATCHES + f"""
+import sys
+import nwbzarr_image as nzi
+from nwbzarr_image.storage import dask_store
+blocks.BLOCK_BYTES, dask_store.TARGET_CHUNK_BYTES = {2 * BLOCK_BYTES}, {BLOCK_BYTES}  # tasks of 6 frames, chunks of 3
+nzi.write(nzi.read(sys.argv[1]), sys.argv[2], resumable=True, shard_above=1)  # every task one shard
+"""
+
+
+def test_recoded_shards_resume_through_the_python_entry_point(tmp_path: Path,
+                                                              converted: tuple[Path, Path, set[str]]) -> None:
+    """Recode mode into shards (one a dask task, written through zarr): a resumed run computes only the tasks
+    whose shard is missing."""
+    source, _, _ = converted
+    reference = tmp_path / "reference.nwb.zarr"
+    seen, _ = drive(SHARDED, [str(source), str(reference)])
+    everything = set(_written(seen))
+    array = zarr.open_array(str(reference), path=TINY, mode="r")
+    assert array.chunks == (3, 64, 48) and array.shards == (6, 64, 48)
+    assert {w for w in everything if w.startswith(TINY)} == {f"{TINY}/c.{i}.0.0" for i in range(9)}
+    out = tmp_path / "out.nwb.zarr"
+    _, killed = drive(SHARDED, [str(source), str(out)], _kill_at(TINY, 4))
+    assert killed
+    [work] = _work(out)
+    kept = _stored(work)
+    assert len({k for k in kept if k.startswith(TINY)}) >= 4 and kept <= everything
+    second, _ = drive(SHARDED, [str(source), str(out)])
+    assert set(_written(second)) == everything - kept
+    _documents_equal(out, reference)
+    _values_equal(out, source)
+
+
 def _patch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rawcopy, "SHARD_BYTES", SHARD_BYTES)
     monkeypatch.setattr(blocks, "MAX_ROW_BYTES", MAX_ROW_BYTES)
