@@ -15,7 +15,8 @@ from interop_helpers import frames
 from servers import http_server
 
 import nwbzarr_image as nzi
-from nwbzarr_image.hdf5.ranges import HEAD_BLOCK, UNIT
+from nwbzarr_image.hdf5.index import list_chunks
+from nwbzarr_image.hdf5.ranges import HEAD_BLOCK, UNIT, BlockFile
 from nwbzarr_image.limits import raised
 
 FRAMED = frames((40, 128, 128), np.uint16)  # chunks (4, 128, 128): 131 KB of noise each, some past the first MB
@@ -124,3 +125,34 @@ def test_chunk_index_nodes_are_read_at_their_size(www: Path) -> None:
     assert index_requests, "the chunk index was listed"
     assert all(b - a <= 2 * UNIT for a, b in index_requests)  # a node (a few KB), not a 256 KB metadata block
     assert server.bytes_sent <= data_bytes + 2 * UNIT * len(index_requests)
+
+
+def test_index_nodes_under_a_node_are_fetched_in_one_batch(www: Path) -> None:
+    """While a chunk index is listed, the children of an internal B-tree node are fetched by one concurrent batch
+    (one round trip), not one request after the other as h5py walks them."""
+    path = www / "session.nwb"
+    size = path.stat().st_size
+    single: list[tuple[int, int]] = []
+    batches: list[list[tuple[int, int]]] = []
+    with path.open("rb") as handle:
+        def read(offset: int, n: int) -> bytes:
+            single.append((offset, n))
+            handle.seek(offset)
+            return handle.read(n)
+
+        def read_many(ranges) -> list[bytes]:
+            batches.append(list(ranges))
+            return [read(o, n) for o, n in ranges]
+
+        blocks = BlockFile(read, size, read_many=read_many)
+        with h5py.File(blocks, "r") as f:
+            dset = f["/acquisition/tiny/data"]
+            blocks.fresh = UNIT
+            blocks.index_rank = 3
+            before = len(single)
+            table = list_chunks(dset, (4, 16, 16), (16, 8, 8))
+    assert len(batches) == 1 and len(batches[0]) >= 10  # 1,024 chunks: tens of leaves under one root
+    assert len(single) - before - len(batches[0]) <= 2  # besides the batch: the root node (and its piece)
+    expected = chunk_spans(path, "tiny")
+    got = sorted((int(o), int(o) + int(n)) for o, n in zip(table.table["offset"], table.table["size"], strict=True))
+    assert got == expected

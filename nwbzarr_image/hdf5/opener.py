@@ -104,7 +104,7 @@ def _saver(key: str | None) -> Any:
 
 def _open(source: ByteSource, key: str | None, head: bytes) -> Hdf5Store:
     h5py = h5py_module()
-    blocks = None if source.local else BlockFile(source.read, source.size, head)
+    blocks = None if source.local else BlockFile(source.read, source.size, head, read_many=source.read_many)
     tree = run_h5(_walk, h5py, source, blocks)
     root = tree.groups.get("/")
     kind = root.attrs.get("neurodata_type") if root is not None else None

@@ -119,10 +119,13 @@ class BlockFile(io.RawIOBase):
     as many as that fetch (remfile's scheme), so metadata spread over a file costs few requests. After the walk,
     ``fresh`` drops to one unit: chunk index nodes are a few KB each, scattered among the chunks."""
 
-    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"", fresh: int = BLOCK) -> None:
+    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"", fresh: int = BLOCK,
+                 read_many: Callable[[Sequence[tuple[int, int]]], list[bytes]] | None = None) -> None:
         super().__init__()
         self._read, self.size, self.pos = read, size, 0
+        self._read_many = read_many
         self.fresh = fresh
+        self.index_rank = 0  # while a chunk index is listed: its dataset's rank (see _children)
         self.blocks: dict[int, bytes] = {}
         self._run = 1
         whole = len(head) if head and len(head) == size else len(head) // UNIT * UNIT
@@ -155,7 +158,31 @@ class BlockFile(io.RawIOBase):
         piece = self.cached_bytes(self.pos, end)
         view[:len(piece)] = piece
         self.pos += len(piece)
+        if self.index_rank and piece[:4] == b"TREE":
+            self._children(piece)
         return len(piece)
+
+    def _children(self, node: bytes) -> None:
+        """An internal node of a v1 chunk B-tree was read (h5py reads each node whole): fetch its children (nodes
+        of the same size) together, with concurrent requests, before h5py asks for them one at a time."""
+        if self._read_many is None or len(node) < 24 or node[4] != 1 or node[5] == 0:
+            return
+        entries = int.from_bytes(node[6:8], "little")
+        key = 8 + 8 * (self.index_rank + 1)  # chunk size, filter mask, one offset per axis and the element axis
+        if 24 + key + entries * (key + 8) > len(node):
+            return
+        wanted: list[tuple[int, int]] = []
+        for i in range(entries):
+            at = 24 + key + i * (key + 8)
+            child = int.from_bytes(node[at:at + 8], "little")
+            if child + len(node) > self.size:
+                return  # not what this parser expects: leave the reads to h5py
+            first, last = child // UNIT, (child + len(node) - 1) // UNIT
+            wanted.extend((u * UNIT, min(UNIT, self.size - u * UNIT)) for u in range(first, last + 1)
+                          if u not in self.blocks)
+        wanted = sorted(set(wanted))
+        for (start, _), data in zip(wanted, self._read_many(wanted), strict=True):
+            self.blocks.setdefault(start // UNIT, data)
 
     def _fetch(self, first: int, last: int) -> None:
         fresh = max(1, self.fresh // UNIT)

@@ -56,6 +56,7 @@ class Hdf5Store(Store):
         self.on_table = on_table
         self.listings = 0  # chunk tables listed with h5py by this store
         self._h5: Any = None
+        self._h5_blocks: BlockFile | None = None  # the file object h5py reads a remote file through
         self._blocks = blocks  # the metadata blocks the walk read: listing chunks later re-reads none of them
         self._lock = threading.RLock()
         self._recent: OrderedDict[str, bytes] = OrderedDict()
@@ -182,7 +183,15 @@ class Hdf5Store(Store):
         return table
 
     def _list(self, source: ArraySource) -> ChunkTable:
-        return list_chunks(self.h5()["/" + source.key], source.grid, source.chunks)
+        dataset = self.h5()["/" + source.key]
+        blocks = self._h5_blocks
+        if blocks is None:
+            return list_chunks(dataset, source.grid, source.chunks)
+        blocks.index_rank = len(source.shape)  # the index nodes' children are fetched together
+        try:
+            return list_chunks(dataset, source.grid, source.chunks)
+        finally:
+            blocks.index_rank = 0
 
     def h5(self) -> Any:
         """The h5py file (opened in the h5py thread; only chunk listing and fallback reads use it)."""
@@ -193,7 +202,9 @@ class Hdf5Store(Store):
             if self.source.local:
                 self._h5 = h5py.File(self.source.path, "r")
             else:
-                blocks = self._blocks or BlockFile(self.source.read, self.source.size)
+                blocks = self._blocks or BlockFile(self.source.read, self.source.size,
+                                                   read_many=self.source.read_many)
+                self._h5_blocks = blocks
                 if self._blocks is not None:  # the walk read the metadata: what is left are index nodes
                     blocks.fresh = UNIT
                 blocks.seek(0)
@@ -256,7 +267,7 @@ class Hdf5Store(Store):
     def read_ranges(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         """The bytes of ``(offset, size)`` ranges of the file: the ends the walk already read (the first megabyte
         holds the start of the first chunks) come from its blocks, the rest with merged, concurrent requests."""
-        blocks = self._blocks
+        blocks = self._h5_blocks or self._blocks
         if blocks is None:
             return self.source.read_many(ranges)
         ends = [blocks.cached_ends(offset, offset + size) for offset, size in ranges]
