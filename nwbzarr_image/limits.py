@@ -65,7 +65,9 @@ class Limits:
         ``external_frames`` makes chunks of fewer frames than asked when that many would not fit.
     max_cached_bytes : int
         Chunk bytes (as stored: compressed) an opened HDF5 file keeps after reading them, least recently used
-        dropped first, so that random frame reads revisiting a chunk do not fetch it again over the network.
+        dropped first, so that random frame reads revisiting a chunk do not fetch it again over the network; a
+        quarter more holds chunks decoded for reads of part of them (a frame of a frame-chunked movie), so that
+        the next frames of a chunk decode nothing.
     """
 
     max_ndim: int = 32

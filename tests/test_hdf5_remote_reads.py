@@ -15,6 +15,7 @@ from interop_helpers import frames
 from servers import http_server
 
 import nwbzarr_image as nzi
+from nwbzarr_image.hdf5 import Hdf5Store
 from nwbzarr_image.hdf5.index import list_chunks
 from nwbzarr_image.hdf5.ranges import HEAD_BLOCK, UNIT, BlockFile
 from nwbzarr_image.limits import raised
@@ -156,3 +157,24 @@ def test_index_nodes_under_a_node_are_fetched_in_one_batch(www: Path) -> None:
     expected = chunk_spans(path, "tiny")
     got = sorted((int(o), int(o) + int(n)) for o, n in zip(table.table["offset"], table.table["size"], strict=True))
     assert got == expected
+
+
+def test_frames_of_one_chunk_decode_it_once(www: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames read one at a time from a frame-chunked movie: zarr gets (and decodes) each chunk once; the next
+    frames of a chunk come from the decoded chunk kept (within max_cached_bytes / 4)."""
+    gets: list[str] = []
+    original = Hdf5Store.get
+
+    async def counting_get(self, key, prototype, byte_range=None):
+        if "/c/" in key:
+            gets.append(key)
+        return await original(self, key, prototype, byte_range)
+
+    monkeypatch.setattr(Hdf5Store, "get", counting_get)
+    with http_server(www, ranges=True) as server:
+        data = nzi.read(f"{server.url}/session.nwb").acquisition["framed"].data
+        for i in [5, 4, 6, 7, 13, 12, 5, 39]:
+            np.testing.assert_array_equal(data[i].compute(), FRAMED[i])
+        np.testing.assert_array_equal(data[3:6].compute(), FRAMED[3:6])  # across two chunks: read as before
+    assert sorted(set(gets)) == [f"acquisition/framed/data/c/{c}/0/0" for c in (0, 1, 3, 9)]
+    assert len(gets) == 3 + 2  # chunks 1, 3, 9 once each; the slice 3:6 gets chunks 0 and 1

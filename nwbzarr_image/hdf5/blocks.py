@@ -75,6 +75,9 @@ class Hdf5Source(ZarrSource):
         source = store.view.sources.get(path)
         if source is None or source.kind == "fallback":
             return super().__getitem__(key)
+        within = one_chunk(key, source)
+        if within is not None:
+            return self._in_chunk(path, source, *within)
         pieces = slabs(key, source, SLAB_BYTES)
         if pieces is None:
             with read_errors(self.url, f"/{path}", key):  # the range requests: a server gone is unreachable
@@ -90,6 +93,50 @@ class Hdf5Source(ZarrSource):
                 out = np.empty(shape, dtype=part.dtype)
             out[local] = part
         return out
+
+
+    def _in_chunk(self, path: str, source: ArraySource, coords: tuple[int, ...], region: tuple[slice, ...],
+                  local: tuple[int | slice, ...]) -> np.ndarray:
+        """A selection inside one chunk (a frame of a frame-chunked movie): the chunk is decoded once and kept
+        decoded, so the next frames of the chunk decode nothing (zarr would decode the whole chunk each time)."""
+        store = self.array.store
+        values = store.decoded(path, coords)
+        if values is None:
+            with read_errors(self.url, f"/{path}", region):
+                store.prefetch(path, [coords])
+            values = np.asarray(super().__getitem__(region))
+            if store.ranges(source, coords) is not None:  # a chunk not stored warns at every read: not kept
+                store.keep_decoded(path, coords, values)
+        return np.array(values[local])  # a copy: the kept chunk must not change under the caller
+
+
+def one_chunk(key: Any, source: ArraySource
+              ) -> tuple[tuple[int, ...], tuple[slice, ...], tuple[int | slice, ...]] | None:
+    """For a selection of integers and step-1 slices lying in one chunk and smaller than it: the chunk's
+    coordinates, its region in the array and the selection within it; None otherwise."""
+    if not source.shape or not isinstance(key, tuple) or len(key) != len(source.shape):
+        return None
+    coords, region, local = [], [], []
+    picked = whole = 1
+    for k, n, c in zip(key, source.shape, source.chunks, strict=True):
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and -n <= k < n:
+            start = int(k) % n
+            stop = start + 1
+        elif isinstance(k, slice) and k.step in (None, 1):
+            start, stop, _ = k.indices(n)
+        else:
+            return None
+        if stop <= start or (stop - 1) // c != start // c:
+            return None
+        first = start // c * c
+        coords.append(start // c)
+        region.append(slice(first, min(first + c, n)))
+        local.append(start - first if isinstance(k, (int, np.integer)) else slice(start - first, stop - first))
+        picked *= stop - start
+        whole *= region[-1].stop - first
+    if picked == whole:
+        return None  # the whole chunk: nothing to keep for later
+    return tuple(coords), tuple(region), tuple(local)
 
 
 def slabs(key: Any, source: ArraySource, limit: int

@@ -61,6 +61,8 @@ class Hdf5Store(Store):
         self._lock = threading.RLock()
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_bytes = 0
+        self._kept_decoded: OrderedDict[tuple[str, tuple[int, ...]], np.ndarray] = OrderedDict()
+        self._decoded_bytes = 0
         self._nodes: set[str] | None = None
 
     # -- pickling (dask.distributed workers: tables travel, h5py does not) -----------------------------------
@@ -140,6 +142,27 @@ class Hdf5Store(Store):
             while self._recent_bytes > budget:
                 _, old = self._recent.popitem(last=False)
                 self._recent_bytes -= len(old)
+
+    def decoded(self, key: str, coords: tuple[int, ...]) -> np.ndarray | None:
+        """A chunk of array ``key`` kept decoded (see ``keep_decoded``), or None."""
+        with self._lock:
+            values = self._kept_decoded.get((key, coords))
+            if values is not None:
+                self._kept_decoded.move_to_end((key, coords))
+            return values
+
+    def keep_decoded(self, key: str, coords: tuple[int, ...], values: np.ndarray) -> None:
+        """Keep a decoded chunk read in part, within a quarter of ``max_cached_bytes`` (least recently used
+        dropped): frames read one at a time then decode each chunk once."""
+        budget = get_limits().max_cached_bytes // 4
+        with self._lock:
+            if (key, coords) in self._kept_decoded or values.nbytes > budget // 2:
+                return
+            self._kept_decoded[(key, coords)] = values
+            self._decoded_bytes += values.nbytes
+            while self._decoded_bytes > budget:
+                _, old = self._kept_decoded.popitem(last=False)
+                self._decoded_bytes -= old.nbytes
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
