@@ -125,6 +125,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, set
     (RAW, 1), (RAW, 4),  # raw mode: shards copied
     (TINY, 1), (TINY, 9),  # recode mode: chunks re-encoded
     ("resume work complete", 1),  # all written, not yet renamed
+    ("resume record removed", 1),  # the last step before the rename
 ])
 def test_a_conversion_killed_after_any_chunk_resumes_writing_only_the_rest(
         tmp_path: Path, converted: tuple[Path, Path, set[str]], prefix: str, n: int) -> None:

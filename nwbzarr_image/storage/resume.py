@@ -69,6 +69,7 @@ def write_resumable(location: stores.Location, tree: GroupNode, source: str, mod
                 raise
         step("resume work complete")
         os.unlink(os.path.join(path, RECORD))
+        step("resume record removed")
         try:
             place(location, path, held, mode)
         except BaseException:
@@ -99,8 +100,11 @@ def _claim(location: stores.Location, path: str, identity: dict[str, Any], resta
     if held is None:
         raise _busy(location, path)
     try:
-        if _read_record(path) == identity:
+        record = _read_record(path)
+        # the directory's name hashes the identity: without a record (killed just before the rename), it is ours
+        if not fresh and (record == identity or not os.path.lexists(os.path.join(path, RECORD))):
             remove_temporaries(path)
+            _write_record(path, identity)
             log.info("resuming: %d chunk/shard files already written in %s", chunk_files(path), path)
         else:
             if not fresh:
