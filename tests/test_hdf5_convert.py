@@ -120,6 +120,59 @@ def test_frame_chunked_gzip_is_copied_raw_into_shards(tmp_path: Path) -> None:
     assert tiny.chunks[1:] == (64, 48) and [type(c).__name__ for c in tiny.compressors] != ["Zlib"]  # recoded
 
 
+def _shard_files(root: Path) -> dict[str, bytes]:
+    folder = root / "acquisition/gzip_shuffle/data"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "zarr.json"}
+
+
+def test_raw_copy_without_the_kernel_copy_writes_the_same_shards(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """copy_file_range copies the chunks file to file; where the kernel refuses (another file system), pread
+    and write give the same bytes."""
+    import errno
+
+    from nwbzarr_image.hdf5 import filecopy
+
+    source = layouts_file(tmp_path / "layouts.nwb")
+    kernel = tmp_path / "kernel.nwb.zarr"
+    nzi.write(nzi.read(str(source)), str(kernel))
+    calls: list[int] = []
+
+    def refused(src: int, dst: int, count: int, offset_src: int | None = None) -> int:
+        calls.append(count)
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(filecopy.os, "copy_file_range", refused)
+    monkeypatch.setattr(filecopy, "STEP", 1000)  # many short reads and writes per chunk
+    fallback = tmp_path / "fallback.nwb.zarr"
+    nzi.write(nzi.read(str(source)), str(fallback))
+    assert calls  # the kernel copy was tried, refused, and the copy went on without it
+    assert _shard_files(fallback) == _shard_files(kernel) and len(_shard_files(kernel)) == 1
+    np.testing.assert_array_equal(zarr.open_array(str(fallback), path="acquisition/gzip_shuffle/data")[...], MOVIE)
+
+
+def test_raw_copy_of_a_file_cut_after_opening_fails_and_leaves_nothing(tmp_path: Path) -> None:
+    import h5py
+    from hdmf.backends.hdf5 import H5DataIO
+
+    f = PYNWB.new_file()
+    f.add_acquisition(PYNWB.new("ImageSeries", name="m", unit="n.a.", rate=30.0, description="frames",
+                                data=H5DataIO(MOVIE, chunks=(10, 64, 48), compression="gzip")))
+    source = write_h5(f, tmp_path / "movie.nwb")
+    nwbfile = nzi.read(str(source))
+    with h5py.File(source, "r") as h:
+        chunks = [h["acquisition/m/data"].id.get_chunk_info_by_coord((i * 10, 0, 0)) for i in range(5)]
+    last = max(chunks, key=lambda c: c.byte_offset)
+    assert last.byte_offset + last.size >= max(c.byte_offset + c.size for c in chunks)
+    with source.open("r+b") as fh:  # the movie's last chunk in the file now ends early
+        fh.truncate(last.byte_offset + last.size // 2)
+    out = tmp_path / "out.nwb.zarr"
+    with pytest.raises(nzi.CorruptDataError, match=r"movie\.nwb: h5py cannot open the file \(.*truncated.*\).*"
+                                                   "fetch it again"):
+        nzi.write(nwbfile, str(out))  # listing the chunks opens the file again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movie.nwb"]
+
+
 def test_rows_of_tiny_chunks_above_the_limit_are_cut_along_frames_and_each_chunk_written_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole-frame row of HDF5 chunks larger than MAX_ROW_BYTES (here 13 frames against a limit of 5) becomes

@@ -118,12 +118,18 @@ def _open(source: ByteSource, key: str | None, head: bytes) -> Hdf5Store:
     return Hdf5Store(source, view, on_table=_saver(key), blocks=blocks)
 
 
-def _walk(h5py: Any, source: ByteSource, blocks: BlockFile | None) -> Any:
+def open_h5py_file(target: Any, url: str) -> Any:
+    """``h5py.File(target, "r")``, or our CorruptDataError naming ``url`` when h5py cannot open it (also a
+    file cut after it was first opened)."""
     try:
-        f = h5py.File(source.path if blocks is None else blocks, "r")
+        return h5py_module().File(target, "r")
     except OSError as err:
-        raise CorruptDataError(f"read {source.url}: h5py cannot open the file ({err}); expected a complete HDF5 "
+        raise CorruptDataError(f"read {url}: h5py cannot open the file ({err}); expected a complete HDF5 "
                                "file. It is truncated or damaged: fetch it again.") from err
+
+
+def _walk(h5py: Any, source: ByteSource, blocks: BlockFile | None) -> Any:
+    f = open_h5py_file(source.path if blocks is None else blocks, source.url)
     try:
         return walk_file(f, source.url)
     except (OSError, RuntimeError, KeyError) as err:

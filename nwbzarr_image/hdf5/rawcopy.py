@@ -3,9 +3,10 @@
 Used when the HDF5 chunks hold whole frames and every filter is one numcodecs decodes (deflate, shuffle,
 fletcher32, Blosc, zstd): the output declares the same codecs inside ``sharding_indexed``, so nothing is decoded
 or re-encoded. Shards are built in turn (one merged read of their chunks, one write), so memory stays at two
-shards whatever the movie length. A damaged chunk is copied as it is and fails where it is read (as in the
-source); with ``verify`` (a file read with ``strict=True``) every chunk is decoded first, the next shard read
-while the last one's chunks are checked, and a damaged one fails the conversion.
+shards whatever the movie length; from a local file into a local store the chunks are copied file to file by the
+kernel (``filecopy.py``), so their bytes never pass through Python. A damaged chunk is copied as it is and fails
+where it is read (as in the source); with ``verify`` (a file read with ``strict=True``) every chunk is decoded
+first, the next shard read while the last one's chunks are checked, and a damaged one fails the conversion.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nwbzarr_image.hdf5.filecopy import copy_ranges, local_root
 from nwbzarr_image.hdf5.index import linear_index
 from nwbzarr_image.hdf5.view import ArraySource
 from nwbzarr_image.storage import resume_store
@@ -57,10 +60,18 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
     table = store.table(source)
     rest = (0,) * (len(source.shape) - 1)
     pending: tuple[int, list[bytes], list[Future[None]]] | None = None
+    root = local_root(store, array) if not verify else None
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
         for first in range(0, source.grid[0], per_shard):  # the next shard is read while the last is checked
-            if resume_store.is_stored(array.store, _shard_key(array, first, per_shard, rest)):
+            key = _shard_key(array, first, per_shard, rest)
+            if resume_store.is_stored(array.store, key):
                 continue  # a resumed conversion keeps the shards a killed run stored
+            if root is not None:
+                _copy_shard(store, source, table, first, per_shard, rest, root / key)
+                resume_store.written(array.store, key)
+                if progress is not None:
+                    progress(min(per_shard, source.grid[0] - first))
+                continue
             current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool, verify))
             if pending is not None:
                 _write_shard(array, pending, per_shard, rest)
@@ -131,16 +142,39 @@ def _verify(store: Any, source: ArraySource, coords: tuple[int, ...], blob: byte
 
 
 def _shard(chunks: list[bytes], per_shard: int) -> bytes:
-    """A ``sharding_indexed`` shard: the inner chunks, then the index ((offset, nbytes) uint64 per inner chunk,
-    C order; absent chunks 2**64-1) and its crc32c, as zarr's default index codecs write it."""
+    """A ``sharding_indexed`` shard: the inner chunks, then their index."""
+    return b"".join([*chunks, shard_index([len(blob) for blob in chunks], per_shard)])
+
+
+def shard_index(sizes: list[int], per_shard: int) -> bytes:
+    """The end of a ``sharding_indexed`` shard of inner chunks of ``sizes`` bytes (0: absent) stored in turn:
+    (offset, nbytes) uint64 per inner chunk, C order, absent ones 2**64-1, then its crc32c, as zarr's default
+    index codecs write it."""
     import google_crc32c
 
     index = np.full((per_shard, 2), EMPTY, dtype="<u8")
     offset = 0
-    for i, blob in enumerate(chunks):
-        if blob:
-            index[i] = (offset, len(blob))
-            offset += len(blob)
+    for i, size in enumerate(sizes):
+        if size:
+            index[i] = (offset, size)
+            offset += size
     index_bytes = index.tobytes()
-    checksum = np.uint32(google_crc32c.value(index_bytes)).tobytes()
-    return b"".join(chunks) + index_bytes + checksum
+    return index_bytes + np.uint32(google_crc32c.value(index_bytes)).tobytes()
+
+
+def _copy_shard(store: Any, source: ArraySource, table: Any, first: int, per_shard: int, rest: tuple[int, ...],
+                path: Path) -> None:
+    """Write the shard (or, unsharded, the chunk) starting at chunk row ``first`` by copying its chunks from the
+    HDF5 file to ``path`` in the kernel, without their bytes passing through Python."""
+    rows = list(range(first, min(first + per_shard, source.grid[0])))
+    entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
+    sizes = [int(size) for _, size, _ in entries]
+    if not any(sizes):
+        return
+    ranges = [(int(offset), int(size)) for offset, size, _ in entries if size]
+    tail = shard_index(sizes, per_shard) if per_shard > 1 else b""
+    copied = copy_ranges(store.source.path, ranges, path, tail)
+    if copied is not None:
+        row = rows[[i for i, size in enumerate(sizes) if size][copied[0]]]
+        offset, size = ranges[copied[0]]
+        raise store._truncated(source, (row, *rest), offset, size, copied[1])

@@ -219,11 +219,10 @@ class Hdf5Store(Store):
     def h5(self) -> Any:
         """The h5py file (opened in the h5py thread; only chunk listing and fallback reads use it)."""
         if self._h5 is None:
-            from nwbzarr_image.hdf5.opener import h5py_module
+            from nwbzarr_image.hdf5.opener import open_h5py_file
 
-            h5py = h5py_module()
             if self.source.local:
-                self._h5 = h5py.File(self.source.path, "r")
+                self._h5 = open_h5py_file(self.source.path, self.source.url)
             else:
                 blocks = self._blocks or BlockFile(self.source.read, self.source.size,
                                                    read_many=self.source.read_many)
@@ -231,7 +230,7 @@ class Hdf5Store(Store):
                 if self._blocks is not None:  # the walk read the metadata: what is left are index nodes
                     blocks.fresh = UNIT
                 blocks.seek(0)
-                self._h5 = h5py.File(blocks, "r")
+                self._h5 = open_h5py_file(blocks, self.source.url)
         return self._h5
 
     def ranges(self, source: ArraySource, coords: tuple[int, ...]) -> tuple[int, int, int] | None:
