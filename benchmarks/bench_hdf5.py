@@ -110,6 +110,8 @@ def _read_back(path: str, n: int) -> list[np.ndarray]:
 
 
 def convert_ours(params: dict[str, Any]) -> dict[str, Timing]:
+    import h5py  # noqa: F401 - before the clock, as pynwb's import (outside the clock) imports it for hdmf-zarr
+
     import nwbzarr_image as nzi
 
     out = os.path.join(params["tmp"], f"ours-{params['layout']}.nwb.zarr")
