@@ -109,23 +109,62 @@ def test_revisited_frames_cost_no_request_within_max_cached_bytes(www: Path) -> 
             assert server.total() == again == 10  # one request a chunk, every pass
 
 
-def test_chunk_index_nodes_are_read_at_their_size(www: Path) -> None:
-    spans = chunk_spans(www / "session.nwb", "tiny")
+def test_a_tiny_chunk_frame_reads_only_the_index_nodes_above_its_chunks(www: Path) -> None:
+    """The first frame of a tiny-chunk movie (256 of 1,024 chunks) looks up its chunks in the B-tree: the leaves
+    above them and the chunks, in at most 3 requests (the leaves with the chunks between them, then the rest of
+    the chunks); the other leaves are never read. A second session finds those chunks in the cache."""
     with h5py.File(www / "session.nwb", "r") as f:
         dset = f["/acquisition/tiny/data"]
         mine = [dset.id.get_chunk_info_by_coord((0, j * 8, k * 8)) for j in range(16) for k in range(16)]
     frame_chunks = sorted((c.byte_offset, c.byte_offset + c.size) for c in mine)
-    assert len(spans) == 1024
     with http_server(www, ranges=True) as server:
         data = nzi.read(f"{server.url}/session.nwb").acquisition["tiny"].data
         server.reset()
         np.testing.assert_array_equal(data[0].compute(), TINY[0])
         got = asked(server)
-    data_bytes = sum(end - start for start, end in frame_chunks)
-    index_requests = [(a, b) for a, b in got if not any(s < b and a < e for s, e in frame_chunks)]
-    assert index_requests, "the chunk index was listed"
-    assert all(b - a <= 2 * UNIT for a, b in index_requests)  # a node (a few KB), not a 256 KB metadata block
-    assert server.bytes_sent <= data_bytes + 2 * UNIT * len(index_requests)
+        assert server.total() <= 3
+        nodes = 4 * 2 * UNIT  # the leaves above frame 0's chunks (a few KB each)
+        assert server.bytes_sent <= sum(b - a for a, b in frame_chunks) + nodes
+        for a, b in got:  # nothing past frame 0's chunks: the leaves of the other frames are not read
+            assert a < frame_chunks[-1][1] and b <= frame_chunks[-1][1] + nodes
+        np.testing.assert_array_equal(data[15].compute(), TINY[15])  # the same chunks: nothing to fetch
+        assert server.total() <= 3
+
+        again = nzi.read(f"{server.url}/session.nwb").acquisition["tiny"].data  # from the cache
+        server.reset()
+        np.testing.assert_array_equal(again[3].compute(), TINY[3])
+        assert server.total() <= 3  # chunk requests only: the looked-up chunks came from the cache
+        assert server.bytes_sent <= sum(b - a for a, b in frame_chunks) + nodes  # (merged over the leaves)
+
+
+def test_chunks_looked_up_over_http_equal_the_listed_index(tmp_path: Path) -> None:
+    """Every chunk of every chunked layout (gzip + shuffle, fletcher32, tiny proportional, 1-D timestamps), looked
+    up through the B-tree nodes over HTTP, equals h5py's chunk_iter listing; the values equal pynwb's."""
+    from hdf5_helpers import LAYOUTS, MOVIE, TIMES, layouts_file
+
+    root = tmp_path / "www"
+    root.mkdir()
+    path = layouts_file(root / "layouts.nwb")
+    with http_server(root, ranges=True) as server:
+        got = nzi.read(f"{server.url}/layouts.nwb")
+        store = got.source.store
+        checked = 0
+        for key, source in store.view.sources.items():
+            if source.kind != "chunked":
+                continue
+            coords = [tuple(int(x) for x in c) for c in np.ndindex(*source.grid)]
+            located = store.locate(source, coords)
+            with h5py.File(path, "r") as f:
+                listed = list_chunks(f["/" + key], source.grid, source.chunks)
+            assert located == [listed.lookup(i) for i in range(len(coords))], key
+            assert store._roots[key] is not None  # found by our B-tree walk, not by h5py's lookups
+            checked += 1
+        assert checked == 3 and not store.tables  # gzip_shuffle, fletcher32, tiny: looked up, never listed
+        for name, kw in LAYOUTS.items():
+            if kw is not None and name != "lzf":
+                series = got.acquisition[name]
+                np.testing.assert_array_equal(series.data.compute(), MOVIE)
+                np.testing.assert_array_equal(series.timestamps.compute(), TIMES)
 
 
 def test_index_nodes_under_a_node_are_fetched_in_one_batch(www: Path) -> None:

@@ -48,7 +48,13 @@ def _path(key: str) -> Path | None:
     return None if folder is None else folder / f"{key}.npz"
 
 
-def save(key: str, view: View, tables: dict[str, ChunkTable]) -> None:
+LOOKED_UP_DTYPE = np.dtype([("linear", "<u8"), ("offset", "<u8"), ("size", "<u4"), ("mask", "<u4")])
+LookedUp = dict[str, dict[int, tuple[int, int, int]]]  # by array key: chunks looked up one by one, by linear index
+
+
+def save(key: str, view: View, tables: dict[str, ChunkTable], looked_up: LookedUp | None = None) -> None:
+    """Write the view, the listed chunk tables and the chunks looked up without a listing (remote frame reads
+    look up only the chunks they need)."""
     path = _path(key)
     if path is None:
         return
@@ -56,7 +62,8 @@ def save(key: str, view: View, tables: dict[str, ChunkTable]) -> None:
     blob = b"".join(view.entries[k] for k in keys)
     ends = np.cumsum([len(view.entries[k]) for k in keys], dtype=np.int64)
     table_keys = sorted(tables)
-    meta = {"version": VERSION, "keys": keys, "tables": table_keys,
+    partial = sorted(k for k, v in (looked_up or {}).items() if v and k not in tables)
+    meta = {"version": VERSION, "keys": keys, "tables": table_keys, "looked_up": partial,
             "sources": [{"key": s.key, "kind": s.kind, "shape": s.shape, "chunks": s.chunks, "dtype": s.dtype,
                          "offset": s.offset, "filters": [[f.code, list(f.values), f.name] for f in s.filters]}
                         for s in view.sources.values()]}
@@ -65,6 +72,9 @@ def save(key: str, view: View, tables: dict[str, ChunkTable]) -> None:
     for i, k in enumerate(table_keys):
         arrays[f"t{i}"] = tables[k].table
         arrays[f"m{i}"] = np.asarray(sorted(tables[k].masks.items()), dtype=np.int64).reshape(-1, 2)
+    for i, k in enumerate(partial):
+        entries = sorted((looked_up or {})[k].items())
+        arrays[f"l{i}"] = np.array([(i_, *e) for i_, e in entries], dtype=LOOKED_UP_DTYPE)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent, suffix=".partial")
@@ -75,7 +85,7 @@ def save(key: str, view: View, tables: dict[str, ChunkTable]) -> None:
         return  # a cache that cannot be written only costs requests next time
 
 
-def load(key: str) -> tuple[View, dict[str, ChunkTable]] | None:
+def load(key: str) -> tuple[View, dict[str, ChunkTable], LookedUp] | None:
     path = _path(key)
     if path is None or not path.is_file():
         return None
@@ -93,9 +103,15 @@ def load(key: str) -> tuple[View, dict[str, ChunkTable]] | None:
                 if table.dtype != TABLE_DTYPE:
                     return None
                 tables[k] = ChunkTable(table, {int(a): int(b) for a, b in np.asarray(data[f"m{i}"]).tolist()})
+            looked_up: LookedUp = {}
+            for i, k in enumerate(meta.get("looked_up", [])):
+                rows = np.asarray(data[f"l{i}"])
+                if rows.dtype != LOOKED_UP_DTYPE:
+                    return None
+                looked_up[k] = {int(r["linear"]): (int(r["offset"]), int(r["size"]), int(r["mask"])) for r in rows}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
         return None
     sources = {s["key"]: ArraySource(s["key"], s["kind"], tuple(s["shape"]), tuple(s["chunks"]), s["dtype"],
                                      s["offset"], [Filter(c, tuple(v), n) for c, v, n in s["filters"]])
                for s in meta["sources"]}
-    return View(entries, sources), tables
+    return View(entries, sources), tables, looked_up

@@ -77,8 +77,8 @@ def open_if_hdf5(location: Any, read_only: bool, *, probe_remote: bool = False) 
     cached = cache.load(key) if key else None
     if cached is not None:
         _refuse_writes(location, read_only)
-        view, tables = cached
-        return Hdf5Store(source, view, tables, on_table=_saver(key))
+        view, tables, looked_up = cached
+        return Hdf5Store(source, view, tables, on_table=_saver(key), looked_up=looked_up)
     head = source.read(0, min(HEAD_BLOCK, size) if size else HEAD_BLOCK)
     if not has_signature(head):
         if looks_like_hdf5_name(location.path) and not probe_remote:
@@ -99,7 +99,7 @@ def _refuse_writes(location: Any, read_only: bool) -> None:
 def _saver(key: str | None) -> Any:
     if not key:
         return None
-    return lambda store: cache.save(key, store.view, store.tables)
+    return lambda store: cache.save(key, store.view, store.tables, store.looked_up)
 
 
 def _open(source: ByteSource, key: str | None, head: bytes) -> Hdf5Store:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nwbzarr_image.errors import PerformanceWarning, warn
+from nwbzarr_image.hdf5.btree import Node, covering, parse_node
 
 MERGE_GAP = 64 * 1024  # ranges closer than this are read by one request (at most this much is read in vain)
 MAX_REQUEST = 64 * 1024 * 1024
@@ -125,7 +126,11 @@ class BlockFile(io.RawIOBase):
         self._read, self.size, self.pos = read, size, 0
         self._read_many = read_many
         self.fresh = fresh
-        self.index_rank = 0  # while a chunk index is listed: its dataset's rank (see _children)
+        self.index_rank = 0  # while a chunk index is read: its dataset's rank (see _children)
+        self.index_wanted: list[tuple[int, ...]] | None = None  # while chunks are looked up: their offsets
+        self.span_budget = 0  # while chunks are looked up: the most bytes one request may fetch around their nodes
+        self.transient: set[int] = set()  # pieces of chunk bytes fetched with nodes (dropped after the read)
+        self.nodes: dict[int, tuple[Node, int]] = {}  # internal chunk B-tree nodes read, by address (and size)
         self.blocks: dict[int, bytes] = {}
         self._run = 1
         whole = len(head) if head and len(head) == size else len(head) // UNIT * UNIT
@@ -157,32 +162,100 @@ class BlockFile(io.RawIOBase):
                 self._fetch(i, last)
         piece = self.cached_bytes(self.pos, end)
         view[:len(piece)] = piece
-        self.pos += len(piece)
         if self.index_rank and piece[:4] == b"TREE":
-            self._children(piece)
+            self._children(self.pos, piece)
+        self.pos += len(piece)
         return len(piece)
 
-    def _children(self, node: bytes) -> None:
-        """An internal node of a v1 chunk B-tree was read (h5py reads each node whole): fetch its children (nodes
-        of the same size) together, with concurrent requests, before h5py asks for them one at a time."""
-        if self._read_many is None or len(node) < 24 or node[4] != 1 or node[5] == 0:
+    def _children(self, at: int, data: bytes) -> None:
+        """A node of a chunk B-tree was read at ``at`` (h5py reads each node whole): fetch the children h5py will
+        read next."""
+        node = parse_node(data, self.index_rank)
+        if node is None:
             return
-        entries = int.from_bytes(node[6:8], "little")
-        key = 8 + 8 * (self.index_rank + 1)  # chunk size, filter mask, one offset per axis and the element axis
-        if 24 + key + entries * (key + 8) > len(node):
+        if node.level > 0:
+            self.nodes[at] = (node, len(data))
+            self._fetch_children(node, len(data))
+
+    def _fetch_children(self, node: Node, size: int) -> None:
+        """Fetch with concurrent requests the children (nodes of ``size`` bytes) of an internal node that are not
+        here: all while listing; while looking up chunks, those covering ``index_wanted``."""
+        if self._read_many is None:
             return
-        wanted: list[tuple[int, int]] = []
-        for i in range(entries):
-            at = 24 + key + i * (key + 8)
-            child = int.from_bytes(node[at:at + 8], "little")
-            if child + len(node) > self.size:
-                return  # not what this parser expects: leave the reads to h5py
-            first, last = child // UNIT, (child + len(node) - 1) // UNIT
-            wanted.extend((u * UNIT, min(UNIT, self.size - u * UNIT)) for u in range(first, last + 1)
-                          if u not in self.blocks)
-        wanted = sorted(set(wanted))
-        for (start, _), data in zip(wanted, self._read_many(wanted), strict=True):
-            self.blocks.setdefault(start // UNIT, data)
+        picked = range(len(node.children)) if self.index_wanted is None else covering(node, self.index_wanted)
+        spans = [(c // UNIT, (c + size - 1) // UNIT) for c in (node.children[i] for i in picked)]
+        if any(last * UNIT >= self.size for _, last in spans):
+            return  # not what this parser expects: leave the reads to h5py
+        spans = [(a, b) for a, b in spans if any(u not in self.blocks for u in range(a, b + 1))]
+        if self.index_wanted is not None and len(spans) > 1:
+            low, high = min(a for a, _ in spans), max(b for _, b in spans)
+            if (high - low + 1) * UNIT <= self.span_budget:
+                # the bytes between the nodes a read needs are, in a file written in order, that read's chunks:
+                # one request fetches nodes and chunks together (at most the read's decoded size in vain)
+                nodes = {u for a, b in spans for u in range(a, b + 1)}
+                data = self._read_many([(low * UNIT, min((high + 1) * UNIT, self.size) - low * UNIT)])[0]
+                for u in range(low, high + 1):
+                    if u not in self.blocks and (u - low) * UNIT < len(data):
+                        self.blocks[u] = data[(u - low) * UNIT:(u - low + 1) * UNIT]
+                        if u not in nodes:
+                            self.transient.add(u)
+                return
+        wanted = sorted({(u * UNIT, min(UNIT, self.size - u * UNIT)) for a, b in spans for u in range(a, b + 1)
+                         if u not in self.blocks})
+        for (start, _), piece in zip(wanted, self._read_many(wanted), strict=True):
+            self.blocks.setdefault(start // UNIT, piece)
+
+    def look_up(self, root: int, size: int) -> dict[tuple[int, ...], tuple[int, int, int]] | None:
+        """``(address, size, filter_mask)`` of the stored chunks among ``index_wanted``, by element offsets, found
+        by walking down the chunk B-tree from its root node (``size`` bytes at ``root``): only the nodes above
+        these chunks are read, the nodes of one level together. None when a node is not one this parser reads
+        (the caller then asks h5py)."""
+        if self.index_wanted is None:
+            return None
+        found: dict[tuple[int, ...], tuple[int, int, int]] = {}
+        frontier = [root]
+        while frontier:
+            below: list[int] = []
+            for at in frontier:
+                node = self._node(at, size)
+                if node is None:
+                    return None
+                if node.level == 0:
+                    found.update(node.entries())
+                    continue
+                self._fetch_children(node, size)
+                below.extend(node.children[i] for i in covering(node, self.index_wanted))
+            frontier = below
+        return found
+
+    def _node(self, at: int, size: int) -> Node | None:
+        entry = self.nodes.get(at)
+        if entry is not None:
+            return entry[0]
+        if at + size > self.size:
+            return None
+        node = parse_node(self.pread(at, size), self.index_rank)
+        if node is not None and node.level > 0:
+            self.nodes[at] = (node, size)
+        return node
+
+    def pread(self, at: int, size: int) -> bytes:
+        """``size`` bytes at ``at``, from what is kept or fetched (no node hook: the caller parses them)."""
+        data = self.cached_bytes(at, min(at + size, self.size))
+        if len(data) < min(size, self.size - at):
+            rank, pos, self.index_rank = self.index_rank, self.pos, 0
+            try:
+                self.seek(at)
+                data = self.read(size) or b""
+            finally:
+                self.index_rank, self.pos = rank, pos
+        return data
+
+    def drop_transient(self) -> None:
+        """Forget the chunk bytes fetched along with index nodes (once the read that needed them has them)."""
+        for u in list(self.transient):
+            self.blocks.pop(u, None)
+        self.transient.clear()
 
     def _fetch(self, first: int, last: int) -> None:
         fresh = max(1, self.fresh // UNIT)

@@ -6,20 +6,21 @@ import asyncio
 import builtins
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import numpy as np
 from zarr.abc.buffer import Buffer, BufferPrototype
-from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
+from zarr.abc.store import ByteRequest, Store
 
 from nwbzarr_image.errors import CorruptDataError, ReadOnlyError
+from nwbzarr_image.hdf5.encode import cut, encode
 from nwbzarr_image.hdf5.index import ChunkTable, linear_index, list_chunks
+from nwbzarr_image.hdf5.kept import Kept
+from nwbzarr_image.hdf5.lookup import look_up
 from nwbzarr_image.hdf5.ranges import UNIT, BlockFile, ByteSource
 from nwbzarr_image.hdf5.thread import run_h5
 from nwbzarr_image.hdf5.view import ArraySource, View
-from nwbzarr_image.limits import get_limits
 
 CHUNK_KEY = re.compile(r"^(.*)/c((?:/\d+)*)$")
 
@@ -38,9 +39,12 @@ class Hdf5Store(Store):
     tables : dict, optional
         Chunk tables already listed (from the cache), by array key.
     on_table : callable, optional
-        Called with the store after each newly listed table (to update the cache).
+        Called with the store after each newly listed table or batch of chunks looked up (to update the cache).
     blocks : BlockFile, optional
         The block cache of the walk, reused when h5py reopens a remote file.
+    looked_up : dict, optional
+        Chunks of remote datasets already looked up (from the cache): by array key, by linear chunk index,
+        ``(offset, size, filter_mask)``.
     """
 
     supports_writes = False
@@ -49,7 +53,8 @@ class Hdf5Store(Store):
     supports_listing = True
 
     def __init__(self, source: ByteSource, view: View, tables: dict[str, ChunkTable] | None = None,
-                 on_table: Callable[[Hdf5Store], None] | None = None, blocks: BlockFile | None = None) -> None:
+                 on_table: Callable[[Hdf5Store], None] | None = None, blocks: BlockFile | None = None,
+                 looked_up: dict[str, dict[int, tuple[int, int, int]]] | None = None) -> None:
         super().__init__(read_only=True)
         self.source, self.view = source, view
         self.tables: dict[str, ChunkTable] = dict(tables or {})
@@ -59,10 +64,10 @@ class Hdf5Store(Store):
         self._h5_blocks: BlockFile | None = None  # the file object h5py reads a remote file through
         self._blocks = blocks  # the metadata blocks the walk read: listing chunks later re-reads none of them
         self._lock = threading.RLock()
-        self._recent: OrderedDict[str, bytes] = OrderedDict()
-        self._recent_bytes = 0
-        self._kept_decoded: OrderedDict[tuple[str, tuple[int, ...]], np.ndarray] = OrderedDict()
-        self._decoded_bytes = 0
+        self._recent: Kept[bytes] = Kept(1.0, len)  # chunk bytes as stored
+        self._kept_decoded: Kept[np.ndarray] = Kept(0.25, lambda values: values.nbytes)  # chunks read in part
+        self.looked_up = {k: dict(v) for k, v in (looked_up or {}).items()}  # chunks of remote datasets (locate)
+        self._roots: dict[str, tuple[int, int] | None] = {}  # address and size of remote datasets' chunk B-tree roots
         self._nodes: set[str] | None = None
 
     # -- pickling (dask.distributed workers: tables travel, h5py does not) -----------------------------------
@@ -122,47 +127,23 @@ class Hdf5Store(Store):
             if data is None:
                 return None
             self._keep(key, data)
-        return prototype.buffer.from_bytes(_cut(data, byte_range))
+        return prototype.buffer.from_bytes(cut(data, byte_range))
 
     def _recall(self, key: str) -> bytes | None:
-        with self._lock:
-            data = self._recent.get(key)
-            if data is not None:
-                self._recent.move_to_end(key)
-            return data
+        return self._recent.get(key)
 
     def _keep(self, key: str, data: bytes) -> None:
-        """Keep a chunk's bytes for later reads, within ``max_cached_bytes`` (least recently used dropped)."""
-        budget = get_limits().max_cached_bytes
-        with self._lock:
-            if key in self._recent or len(data) > budget // 4:
-                return
-            self._recent[key] = data
-            self._recent_bytes += len(data)
-            while self._recent_bytes > budget:
-                _, old = self._recent.popitem(last=False)
-                self._recent_bytes -= len(old)
+        """Keep a chunk's bytes for later reads, within ``max_cached_bytes``."""
+        self._recent.put(key, data)
 
     def decoded(self, key: str, coords: tuple[int, ...]) -> np.ndarray | None:
         """A chunk of array ``key`` kept decoded (see ``keep_decoded``), or None."""
-        with self._lock:
-            values = self._kept_decoded.get((key, coords))
-            if values is not None:
-                self._kept_decoded.move_to_end((key, coords))
-            return values
+        return self._kept_decoded.get((key, coords))
 
     def keep_decoded(self, key: str, coords: tuple[int, ...], values: np.ndarray) -> None:
-        """Keep a decoded chunk read in part, within a quarter of ``max_cached_bytes`` (least recently used
-        dropped): frames read one at a time then decode each chunk once."""
-        budget = get_limits().max_cached_bytes // 4
-        with self._lock:
-            if (key, coords) in self._kept_decoded or values.nbytes > budget // 2:
-                return
-            self._kept_decoded[(key, coords)] = values
-            self._decoded_bytes += values.nbytes
-            while self._decoded_bytes > budget:
-                _, old = self._kept_decoded.popitem(last=False)
-                self._decoded_bytes -= old.nbytes
+        """Keep a decoded chunk read in part, within a quarter of ``max_cached_bytes``: frames read one at a time
+        then decode each chunk once."""
+        self._kept_decoded.put((key, coords), values)
 
     async def get_partial_values(self, prototype: BufferPrototype,
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
@@ -189,7 +170,7 @@ class Hdf5Store(Store):
     def stored(self, source: ArraySource, coords: tuple[int, ...]) -> bool:
         if source.kind != "chunked":
             return True
-        return self.table(source).lookup(linear_index(coords, source.grid))[1] > 0
+        return self.locate(source, [coords])[0][1] > 0
 
     def table(self, source: ArraySource) -> ChunkTable:
         """The chunk table of a chunked dataset, listed with one ``chunk_iter`` pass on first use."""
@@ -240,8 +221,33 @@ class Hdf5Store(Store):
             first = coords[0] * source.chunks[0]
             rows = min(source.chunks[0], source.shape[0] - first)
             return int(source.offset or 0) + first * frame, rows * frame, 0
-        offset, size, mask = self.table(source).lookup(linear_index(coords, source.grid))
+        offset, size, mask = self.locate(source, [coords])[0]
         return (offset, size, mask) if size else None
+
+    def locate(self, source: ArraySource, coords: list[tuple[int, ...]]) -> list[tuple[int, int, int]]:
+        """``(offset, size, filter_mask)`` of chunks of a chunked dataset (size 0: not stored). A remote dataset
+        whose chunk table is not listed looks up only these chunks, reading only the index nodes above them: a
+        first frame of a tiny-chunk movie then reads a few nodes, not the whole index."""
+        if not coords:
+            return []
+        linear = [linear_index(c, source.grid) for c in coords]
+        if source.key in self.tables or self.source.local:
+            table = self.table(source)
+            return [table.lookup(i) for i in linear]
+        known = self.looked_up.setdefault(source.key, {})
+        missing = [(c, i) for c, i in zip(coords, linear, strict=True) if i not in known]
+        if missing:
+            with self._lock:
+                missing = [(c, i) for c, i in missing if i not in known]
+                if missing:
+                    run_h5(self._look_up, source, missing, known)
+                    if self.on_table is not None:
+                        self.on_table(self)
+        return [known[i] for i in linear]
+
+    def _look_up(self, source: ArraySource, missing: list[tuple[tuple[int, ...], int]],
+                 known: dict[int, tuple[int, int, int]]) -> None:
+        look_up(self.h5(), self._h5_blocks, source, missing, known, self._roots)
 
     def chunk(self, source: ArraySource, coords: tuple[int, ...], raw: bytes | None = None) -> bytes | None:
         """The bytes of one chunk as its declared codecs expect them (``raw``: already read from the file)."""
@@ -252,7 +258,7 @@ class Hdf5Store(Store):
             return None
         offset, size, mask = where
         if mask:
-            return _encode(run_h5(self._decoded, source, coords), source)
+            return encode(run_h5(self._decoded, source, coords), source)
         self._check_within(source, coords, offset, size)
         data = raw if raw is not None else self.read_ranges([(offset, size)])[0]
         if len(data) < size:
@@ -299,6 +305,7 @@ class Hdf5Store(Store):
         for (offset, size), (lo, hi) in zip(ranges, ends, strict=True):
             middle = next(fetched) if hi > lo else b""
             out.append(blocks.cached_bytes(offset, lo) + middle + blocks.cached_bytes(hi, offset + size))
+        blocks.drop_transient()
         return out
 
     def prefetch(self, key: str, coords: list[tuple[int, ...]]) -> None:
@@ -308,14 +315,15 @@ class Hdf5Store(Store):
         if source is None or source.kind == "fallback":
             return
         wanted: list[tuple[str, tuple[int, ...], int, int]] = []
+        keys = {c: f"{key}/c/" + "/".join(map(str, c)) for c in coords}
+        coords = [c for c in coords if self._recall(keys[c]) is None]
+        if source.kind == "chunked" and coords:
+            self.locate(source, coords)  # looked up together: their index nodes are fetched together
         for c in coords:
-            key_c = f"{key}/c/" + "/".join(map(str, c))
-            if self._recall(key_c) is not None:
-                continue
             where = self.ranges(source, c)
             if where is not None and not where[2]:
                 self._check_within(source, c, where[0], where[1])
-                wanted.append((key_c, c, where[0], where[1]))
+                wanted.append((keys[c], c, where[0], where[1]))
         blobs = self.read_ranges([(offset, size) for _, _, offset, size in wanted])
         for (key_c, c, _, _), blob in zip(wanted, blobs, strict=True):
             data = self.chunk(source, c, blob)
@@ -376,31 +384,3 @@ class Hdf5Store(Store):
             handle, self._h5 = self._h5, None
             run_h5(handle.close)
         super().close()
-
-
-def _cut(data: bytes, byte_range: ByteRequest | None) -> bytes:
-    if byte_range is None:
-        return data
-    if isinstance(byte_range, RangeByteRequest):
-        return data[byte_range.start:byte_range.end]
-    if isinstance(byte_range, OffsetByteRequest):
-        return data[byte_range.offset:]
-    if isinstance(byte_range, SuffixByteRequest):
-        return data[-byte_range.suffix:]
-    raise TypeError(f"unexpected byte range {byte_range!r}")
-
-
-def _encode(values: np.ndarray, source: ArraySource) -> bytes:
-    """A chunk decoded by h5py, encoded again with the codecs its zarr.json declares."""
-    import numcodecs
-
-    data: Any = np.ascontiguousarray(values, dtype=source.dtype).tobytes()
-    itemsize = np.dtype(source.dtype).itemsize
-    for f in source.filters:
-        level = f.values[0] if f.values else 4
-        codecs = {1: lambda lv=level: numcodecs.Zlib(level=lv), 2: lambda: numcodecs.Shuffle(elementsize=itemsize),
-                  3: numcodecs.Fletcher32, 32001: lambda: numcodecs.Blosc(cname="lz4"),
-                  32015: lambda: numcodecs.Zstd(level=3)}
-        codec = codecs[f.code]()
-        data = codec.encode(data)
-    return bytes(data)
