@@ -162,3 +162,51 @@ def test_one_frame_decodes_and_reads_only_its_blocks(tmp_path: Path, start_time:
     decoded.clear()
     assert np.asarray(data[8:16]).tobytes() == frames[8:16].tobytes()
     assert decoded == [8 * 4096]  # a whole chunk: one full decode
+
+
+def test_a_chunk_splits_into_parts_that_decode_to_its_bytes() -> None:
+    rng = np.random.default_rng(3)
+    for n, blocksize in ((100_003, 4096), (65_536, 4096), (50_000, 8192)):
+        values = (rng.integers(0, 40, n) + np.arange(n)).astype("<u2")
+        chunk = Blosc(cname="zstd", shuffle=Blosc.SHUFFLE, blocksize=blocksize).encode(values)
+        for parts in (2, 3, 7):
+            split = blosc_blocks.split(chunk, values.nbytes, parts, 4096)
+            assert split is not None and 2 <= len(split) <= parts
+            out = np.zeros(values.nbytes, dtype=np.uint8)
+            covered = 0
+            for sub, at in split:
+                assert at == covered  # consecutive parts, no gap and no overlap
+                size = blosc_blocks.decoded_size(sub)
+                numcodecs.blosc.decompress(sub, out[at:at + size])
+                covered += size
+            assert covered == values.nbytes and out.tobytes() == values.tobytes()
+            assert all(blosc_blocks.decoded_size(sub) > values.nbytes % blocksize for sub, _ in split)
+    small = Blosc(cname="zstd", blocksize=4096).encode(np.arange(3000, dtype="<u2"))  # 6,000 bytes, 2 blocks
+    assert blosc_blocks.split(small, 6000, 2, 4096) is None  # a part would hold fewer than 4096 bytes
+    assert blosc_blocks.split(small, 6000, 1, 1) is None  # one core: nothing to split
+
+
+def test_a_frame_read_alone_is_decoded_in_parts_on_the_pool(tmp_path: Path, start_time: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = _frames((16, 256, 256))  # 128 KiB frames in chunks of 4: a frame is 4 blocks of 32 KiB
+    path = tmp_path / "f.nwb.zarr"
+    _write(path, start_time, frames, (4, 256, 256), blocksize=32768)
+    monkeypatch.setattr(chunk_reader, "SPLIT_PART_BYTES", 32768)
+    monkeypatch.setattr(chunk_reader.os, "cpu_count", lambda: 2)
+    threads: list[str] = []
+    real = numcodecs.blosc.decompress
+
+    def recording(source: Any, dest: Any = None) -> Any:
+        threads.append(chunk_reader.threading.current_thread().name.split("_")[0])
+        return real(source, dest)
+
+    monkeypatch.setattr(chunk_reader.numcodecs.blosc, "decompress", recording)
+    data = nzi.read(str(path)).acquisition["m"].data
+    assert np.asarray(data[6]).tobytes() == frames[6].tobytes()
+    assert sorted(threads) == ["MainThread", "nwbzarr-decode"]  # two halves of the frame's blocks
+    threads.clear()
+    assert np.asarray(data[4:8]).tobytes() == frames[4:8].tobytes()  # a whole chunk alone: in parts too
+    assert len(threads) == 2
+    threads.clear()
+    assert np.asarray(data[2:6]).tobytes() == frames[2:6].tobytes()  # two chunks: one decode each, in the pool
+    assert len(threads) == 2 and "MainThread" not in threads

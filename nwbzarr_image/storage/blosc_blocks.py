@@ -13,6 +13,7 @@ a stored-as-is chunk, starts out of bounds) is left to the full decode, which re
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,3 +122,31 @@ def planned(read: Reader, first_bytes: bytes, nbytes: int, cbytes: int, start: i
         return None
     chunk = sub_chunk(read, head, blocks)
     return None if chunk is None else (chunk, blocks[0] * head.blocksize)
+
+
+def split(data: bytes, nbytes: int, parts: int, min_part_bytes: int) -> list[tuple[bytes, int]] | None:
+    """``data`` (a whole stored chunk decoding to ``nbytes``) as up to ``parts`` chunks of consecutive blocks of
+    at least ``min_part_bytes`` decoded bytes each, with the decoded offset of each, so that one chunk can be
+    decoded on several cores; None when it has fewer than two such parts or is not one this decodes in parts."""
+    head = header(data[:HEADER_BYTES], nbytes, len(data))
+    if head is None:
+        return None
+    count = min(parts, head.nblocks, nbytes // max(min_part_bytes, 1))
+    if count < 2:
+        return None
+    edges = [round(i * head.nblocks / count) for i in range(count + 1)]
+    if edges[-1] - edges[-2] == 1 and head.nbytes % head.blocksize:  # never the short last block alone
+        del edges[-2]
+    if len(edges) < 3:
+        return None
+
+    def read(offset: int, size: int) -> bytes:
+        return data[offset:offset + size]
+
+    out = []
+    for first, stop in itertools.pairwise(edges):
+        chunk = sub_chunk(read, head, (first, stop))
+        if chunk is None:
+            return None
+        out.append((chunk, first * head.blocksize))
+    return out

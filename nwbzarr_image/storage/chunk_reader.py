@@ -43,6 +43,7 @@ MAX_INDEXES = 4096  # shard indexes kept per array (16 bytes per inner chunk eac
 EMPTY = 2**64 - 1  # offset and length of an inner chunk that is not stored
 CONCURRENT_REQUESTS = 32
 PART_HEAD_BYTES = 4096
+SPLIT_PART_BYTES = 128 * 1024  # decoded bytes of Blosc blocks one core decodes of a chunk read alone
 HOP_BYTES = 2**20  # a single chunk bigger than this decodes in the pool, not in the main thread
 Selection = tuple[slice, ...]
 _scratch = threading.local()
@@ -83,6 +84,7 @@ class Piece:
     byte_range: tuple[int, int] | None = None  # inside the shard: (start, stop); None = the whole object
     data: bytes | None = None
     part_at: int | None = None  # data holds only the Blosc blocks from this decoded byte on (blosc_blocks.py)
+    alone: bool = False  # the only chunk a read needs: its Blosc blocks may be decoded on several cores
 
 
 class ChunkReader:
@@ -177,6 +179,8 @@ class ChunkReader:
         if out.size == 0:
             return out
         pieces = self.pieces(selection)
+        if len(pieces) == 1:
+            pieces[0].alone = True
         missing: list[str] = []
         if self.local_root is not None and not self.shards:
             def one(piece: Piece) -> None:  # read and decode in the same thread: disk reads overlap decoding
@@ -213,6 +217,8 @@ class ChunkReader:
     def _each(self, work: Any, pieces: list[Piece]) -> None:
         if len(pieces) > 1:
             list(decode_pool().map(work, pieces))
+        elif pieces and self.blosc_only:
+            work(pieces[0])  # decoded here and, in parts, in the pool (_decode_blosc)
         elif pieces and self.chunk_bytes > HOP_BYTES and threading.current_thread() is threading.main_thread():
             # numcodecs' Blosc spreads one chunk over its own threads when called from the main thread, which
             # on a busy machine waits for them; one pool thread decodes a big chunk at the same speed without
@@ -492,7 +498,7 @@ class ChunkReader:
         target = out[piece.target]
         try:
             if whole and target.flags.c_contiguous:
-                self._decode(piece.data, target)  # type: ignore[arg-type]
+                self._decode_alone(piece, piece.data, target)  # type: ignore[arg-type]
                 return
             data, at = piece.data, piece.part_at
             span = self._span(piece)
@@ -503,13 +509,13 @@ class ChunkReader:
             if at is not None:
                 size = blosc_blocks.decoded_size(data)  # type: ignore[arg-type]
                 if (at, at + size) == span and size == target.nbytes and target.flags.c_contiguous:
-                    self._decode(data, target)  # type: ignore[arg-type]  # e.g. a frame whose blocks it fills
+                    self._decode_alone(piece, data, target)  # type: ignore[arg-type]  # a frame filling its blocks
                     return
             chunk = self._scratch()
             if at is None:
-                self._decode(data, chunk)  # type: ignore[arg-type]
+                self._decode_alone(piece, data, chunk)  # type: ignore[arg-type]
             else:  # only the blocks holding the selection: the rest of the buffer is not read
-                self._decode(data, chunk.reshape(-1).view(np.uint8)[at:at + size])  # type: ignore[arg-type]
+                self._decode_alone(piece, data, chunk.reshape(-1).view(np.uint8)[at:at + size])  # type: ignore[arg-type]
             target[...] = chunk[piece.source]
         except CorruptDataError:
             raise
@@ -530,6 +536,28 @@ class ChunkReader:
                 buffers.clear()
             buffer = buffers[key] = np.empty(self.chunks, dtype=self.dtype)
         return buffer
+
+    def _decode_alone(self, piece: Piece, data: bytes, dest: np.ndarray) -> None:
+        """Decode ``data`` into ``dest``; the Blosc chunk of a read that needs only it is decoded on every core,
+        its blocks split into parts (one read frame is then decoded in a fraction of the time one core takes)."""
+        parts = None
+        if piece.alone and self.blosc_only and dest.nbytes >= 2 * SPLIT_PART_BYTES and not _in_pool():
+            parts = blosc_blocks.split(data, dest.nbytes, os.cpu_count() or 1, SPLIT_PART_BYTES)
+        if parts is None:
+            self._decode(data, dest)
+            return
+        flat = dest.reshape(-1).view(np.uint8)
+
+        def one(part: tuple[bytes, int]) -> None:
+            sub, at = part
+            self._decode(sub, flat[at:at + blosc_blocks.decoded_size(sub)])
+
+        others = [decode_pool().submit(one, part) for part in parts[1:]]
+        try:
+            one(parts[0])
+        finally:
+            for future in others:
+                future.result()
 
     def _decode(self, data: bytes, dest: np.ndarray) -> None:
         expected = dest.nbytes
@@ -564,6 +592,11 @@ class ChunkReader:
         return CorruptDataError(f"{self.where}: the stored values at {key[len(self.prefix):]} cannot be decoded "
                                 f"({type(err).__name__}: {err}); a chunk is truncated or damaged. List them with: "
                                 "nwbzarr-image validate --deep URL.")
+
+
+def _in_pool() -> bool:
+    """Whether this thread is one of the decode pool's (which must not wait for the pool)."""
+    return threading.current_thread().name.startswith("nwbzarr-decode")
 
 
 def _ranged(value: bytes | None, byte_range: tuple[int, int] | int | None) -> bytes | None:
