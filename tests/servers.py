@@ -98,6 +98,9 @@ PHASE_PREFIX = "/__phase__/"
 
 class CountingServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYN of a sixth concurrent connection, which the client
+    # resends after a second: a reader opening many connections at once would wait for the kernel, not us
+    request_queue_size = 128
 
     def __init__(self, root: Path, latency: float, ranges: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), functools.partial(CountingHandler, directory=str(root)))
