@@ -61,16 +61,15 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
     rest = (0,) * (len(source.shape) - 1)
     pending: tuple[int, list[bytes], list[Future[None]]] | None = None
     root = local_root(store, array) if not verify else None
+    copies: list[Future[None]] = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # zlib and blosc decode without the GIL
         for first in range(0, source.grid[0], per_shard):  # the next shard is read while the last is checked
             key = _shard_key(array, first, per_shard, rest)
             if resume_store.is_stored(array.store, key):
                 continue  # a resumed conversion keeps the shards a killed run stored
-            if root is not None:
-                _copy_shard(store, source, table, first, per_shard, rest, root / key)
-                resume_store.written(array.store, key)
-                if progress is not None:
-                    progress(min(per_shard, source.grid[0] - first))
+            if root is not None:  # kernel copies of different shards run side by side
+                copies.append(pool.submit(_copy_and_report, store, source, table, first, per_shard, rest, array,
+                                          key, root / key, progress))
                 continue
             current = (first, *_read_shard(store, source, table, first, per_shard, rest, pool, verify))
             if pending is not None:
@@ -80,7 +79,18 @@ def raw_copy(store: Any, key: str, group: Any, name: str, attrs: dict[str, Any],
                 progress(min(per_shard, source.grid[0] - first))
         if pending is not None:
             _write_shard(array, pending, per_shard, rest)
+        for copy in copies:
+            copy.result()
     return True
+
+
+def _copy_and_report(store: Any, source: ArraySource, table: Any, first: int, per_shard: int,
+                     rest: tuple[int, ...], array: Any, key: str, path: Path,
+                     progress: Callable[[int], None] | None) -> None:
+    _copy_shard(store, source, table, first, per_shard, rest, path)
+    resume_store.written(array.store, key)
+    if progress is not None:
+        progress(min(per_shard, source.grid[0] - first))
 
 
 def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_shard: int, rest: tuple[int, ...],
