@@ -217,3 +217,22 @@ def test_frames_of_one_chunk_decode_it_once(www: Path, monkeypatch: pytest.Monke
         np.testing.assert_array_equal(data[3:6].compute(), FRAMED[3:6])  # across two chunks: read as before
     assert sorted(set(gets)) == [f"acquisition/framed/data/c/{c}/0/0" for c in (0, 1, 3, 9)]
     assert len(gets) == 3 + 2  # chunks 1, 3, 9 once each; the slice 3:6 gets chunks 0 and 1
+
+
+def test_reading_most_of_a_remote_dataset_lists_its_index_once(www: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks looked up one by one take a dict entry each: past ``LOOKUPS`` (and an eighth of the chunks) the
+    whole index is listed instead (12 bytes a chunk), once."""
+    from nwbzarr_image.hdf5 import store as store_module
+
+    monkeypatch.setattr(store_module, "LOOKUPS", 200)
+    with http_server(www, ranges=True) as server:
+        got = nzi.read(f"{server.url}/session.nwb")
+        data = got.acquisition["tiny"].data
+        store = got.source.store
+        np.testing.assert_array_equal(data[0].compute(), TINY[0])  # 256 chunks of 1,024: more than 200
+        assert "acquisition/tiny/data" in store.tables and "acquisition/tiny/data" not in store.looked_up
+        server.reset()
+        np.testing.assert_array_equal(data[40].compute(), TINY[40])
+        asked_now = asked(server)
+    assert store.listings == 1
+    assert all(b - a > 2 * UNIT for a, b in asked_now)  # chunk bytes only: no index node read again

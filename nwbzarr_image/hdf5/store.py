@@ -22,6 +22,7 @@ from nwbzarr_image.hdf5.ranges import UNIT, BlockFile, ByteSource
 from nwbzarr_image.hdf5.thread import run_h5
 from nwbzarr_image.hdf5.view import ArraySource, View
 
+LOOKUPS = 16384  # chunks of a remote dataset looked up one by one, at most; beyond (and 1/8 of it) it is listed
 CHUNK_KEY = re.compile(r"^(.*)/c((?:/\d+)*)$")
 
 
@@ -236,6 +237,10 @@ class Hdf5Store(Store):
             return [table.lookup(i) for i in linear]
         known = self.looked_up.setdefault(source.key, {})
         missing = [(c, i) for c, i in zip(coords, linear, strict=True) if i not in known]
+        if missing and len(known) + len(missing) > max(LOOKUPS, int(np.prod(source.grid, dtype=np.int64)) // 8):
+            table = self.table(source)  # most of the dataset is read: its whole index, 12 bytes a chunk
+            self.looked_up.pop(source.key, None)
+            return [table.lookup(i) for i in linear]
         if missing:
             with self._lock:
                 missing = [(c, i) for c, i in missing if i not in known]
