@@ -25,9 +25,10 @@ fsspec's default read-ahead re-reads megabytes per chunk), and for ours ``second
 cache on). Columns ``requests`` and ``MB sent`` are counted by the server. Methods: ``ours``
 (``nzi.read(url)``, cache cleared first), ``pynwb-fsspec`` (fsspec HTTP file with its defaults + h5py +
 ``NWBHDF5IO(file=...)``), ``pynwb-blockcache`` (the same with ``cache_type="blockcache", block_size=1 MiB``),
-``pynwb-remfile`` (``remfile.File(url)``). Each method's process imports its libraries before the clock, and for
-ours dask looks up its scheduler once (its first compute imports ``distributed`` to look for a client, ~0.2 s
-once a process). The fsspec methods run with Python's cyclic garbage collector off: h5py over an fsspec file
+``pynwb-remfile`` (``remfile.File(url)``). Each method's process imports its libraries before the clock
+(h5py, fsspec's HTTP file system and aiohttp, pynwb), and for ours dask looks up its scheduler once (its first
+compute imports ``distributed`` to look for a client, ~0.2 s once a process). The fsspec methods run with
+Python's cyclic garbage collector off: h5py over an fsspec file
 otherwise deadlocks when a collection in fsspec's loop thread frees an h5py object (the block-cache run used to hang
 until ``FSTimeoutError``). Every frame read by every method is compared (digests).
 
@@ -210,6 +211,7 @@ def remote_ours(params: dict[str, Any]) -> dict[str, Timing]:
     import nwbzarr_image as nzi
 
     dask.base.get_scheduler()  # once a process, before the clock: dask looks for a distributed client (an import)
+    _import_http()
     return _remote(params, _ours_data, lambda url: (nzi.read(url), None)[1])
 
 
@@ -223,10 +225,18 @@ def _pynwb_data(handle: Any) -> Any:
         return io.read().acquisition["movie"].data
 
 
+def _import_http() -> None:
+    """fsspec's HTTP file system and aiohttp (~0.15 s), and h5py, imported before the clock by every method that
+    uses them (remfile's requests is imported with remfile)."""
+    import fsspec.implementations.http  # noqa: F401
+    import h5py  # noqa: F401
+
+
 def _import_pynwb() -> None:
     """pynwb, hdmf and h5py imported before the clock (as ours is)."""
-    import h5py  # noqa: F401
     import pynwb  # noqa: F401
+
+    _import_http()
 
 
 def _no_gc_in_fsspec_loop() -> None:

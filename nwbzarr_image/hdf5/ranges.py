@@ -17,6 +17,7 @@ MAX_REQUEST = 64 * 1024 * 1024
 HEAD_BLOCK = 1024 * 1024  # the first request of a remote file: superblock, root group, first object headers
 BLOCK = 256 * 1024  # a metadata read elsewhere in the file fetches this much
 UNIT = 4 * 1024  # the pieces a BlockFile keeps
+TAIL = 1024 * 1024  # a metadata read this close to the end of the file fetches the rest of it
 MAX_BLOCK = 16 * 1024 * 1024
 
 
@@ -273,6 +274,8 @@ class BlockFile(io.RawIOBase):
         sequential = (start - 1) in self.blocks
         self._run = min(self._run * 2, MAX_BLOCK // UNIT) if sequential else fresh
         count = max(last - start + 1, self._run)
+        if self.fresh >= BLOCK and self.size - start * UNIT <= TAIL:
+            count = -(-(self.size - start * UNIT) // UNIT)  # h5py writes its last metadata at the end: take it all
         while count > 1 and (start + count - 1) in self.blocks:  # readinto fetches any other missing piece
             count -= 1
         data = self._read(start * UNIT, min(count * UNIT, self.size - start * UNIT))
