@@ -236,3 +236,17 @@ def test_reading_most_of_a_remote_dataset_lists_its_index_once(www: Path, monkey
         asked_now = asked(server)
     assert store.listings == 1
     assert all(b - a > 2 * UNIT for a, b in asked_now)  # chunk bytes only: no index node read again
+
+
+def test_h5py_calls_run_without_cyclic_garbage_collection() -> None:
+    """h5py holds its lock while it reads through our file object, which waits for fsspec's loop: a collection
+    there freeing an h5py object would wait for that lock (a deadlock seen in the remote tests). Every call in the
+    h5py thread runs with the collector off, and it is on again after."""
+    import gc
+
+    from nwbzarr_image.hdf5.thread import run_h5
+
+    assert gc.isenabled()
+    assert run_h5(gc.isenabled) is False
+    assert run_h5(lambda: run_h5(gc.isenabled)) is False  # nested calls run in place
+    assert gc.isenabled()
