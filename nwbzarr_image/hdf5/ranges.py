@@ -213,11 +213,7 @@ class BlockFile(io.RawIOBase):
         (the caller then asks h5py)."""
         if self.index_wanted is None:
             return None
-        before = set(self.blocks)
-        try:
-            return self._walk_down(root, size)
-        finally:  # the nodes are parsed (the upper ones kept in ``nodes``): their bytes go with the chunks'
-            self.transient.update(u for u in self.blocks if u not in before)
+        return self._walk_down(root, size)  # the nodes' bytes are kept (at most LOOKUPS chunks are looked up)
 
     def _walk_down(self, root: int, size: int) -> dict[tuple[int, ...], tuple[int, int, int]] | None:
         assert self.index_wanted is not None

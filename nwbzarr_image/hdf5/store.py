@@ -193,10 +193,13 @@ class Hdf5Store(Store):
         if blocks is None:
             return list_chunks(dataset, source.grid, source.chunks)
         blocks.index_rank = len(source.shape)  # the index nodes' children are fetched together
+        before = set(blocks.blocks)
         try:
             return list_chunks(dataset, source.grid, source.chunks)
-        finally:
+        finally:  # the table holds what the nodes said: their bytes (8 KB a leaf) are not kept
             blocks.index_rank = 0
+            for unit in [u for u in blocks.blocks if u not in before]:
+                del blocks.blocks[unit]
 
     def h5(self) -> Any:
         """The h5py file (opened in the h5py thread; only chunk listing and fallback reads use it)."""
