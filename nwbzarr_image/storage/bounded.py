@@ -89,11 +89,25 @@ def _stream(decompressor: Any, data: bytes, bound: int, where: str, codec: str) 
     return out
 
 
+def _deflate_module() -> Any:
+    """zlib-ng's drop-in zlib (inflates about twice as fast: most NWB HDF5 files are gzip) when installed (the
+    ``[hdf5]`` extra), else zlib; the same streams, the same bytes."""
+    try:
+        from zlib_ng import zlib_ng
+    except ImportError:
+        return zlib
+    return zlib_ng
+
+
+DEFLATE = _deflate_module()
+DEFLATE_ERRORS = tuple({zlib.error, DEFLATE.error})
+
+
 def _inflate(data: bytes, wbits: int, bound: int, where: str, codec: str) -> bytes:
     parts: list[bytes] = []
     rest = data
     while True:
-        inflater = zlib.decompressobj(wbits)
+        inflater = DEFLATE.decompressobj(wbits)
         parts.append(inflater.decompress(rest, bound + 1 - sum(map(len, parts))))
         if sum(map(len, parts)) > bound or inflater.unconsumed_tail:
             raise _too_big(where, codec, None, bound)
@@ -132,7 +146,7 @@ def bounded_decode(codec: Codec, data: Any, bound: int, where: str) -> Any:
         return codec.decode(raw)
     except CorruptDataError:
         raise
-    except (ValueError, RuntimeError, OSError, EOFError, lzma.LZMAError, zlib.error, struct.error) as err:
+    except (ValueError, RuntimeError, OSError, EOFError, lzma.LZMAError, *DEFLATE_ERRORS, struct.error) as err:
         raise CorruptDataError(f"{_at(where)}the stored values of a chunk cannot be decoded with {codec_id} "
                                f"({type(err).__name__}: {err}); the chunk is truncated or damaged. List them with: "
                                "nwbzarr-image validate --deep URL.") from err
