@@ -14,11 +14,11 @@ Entry = tuple[int, int, int]  # offset, size (0: not stored), filter mask
 
 
 def look_up(h5: Any, blocks: BlockFile | None, source: ArraySource, missing: list[tuple[tuple[int, ...], int]],
-            known: dict[int, Entry], roots: dict[str, tuple[int, int] | None]) -> None:
+            known: dict[int, Entry], roots: dict[str, tuple[int, int] | None]) -> bool:
     """Record in ``known`` (by linear index) the entry of each chunk of ``missing`` (grid coordinates, linear
     index); call in the h5py thread. ``roots`` keeps each dataset's B-tree root (None: not a version-1 B-tree
-    this parser reads, so h5py looks the chunks up one by one)."""
-    dataset = h5["/" + source.key]
+    this parser reads). False, with nothing recorded, for such a dataset: its caller lists the whole index once
+    with ``chunk_iter`` (never one ``get_chunk_info`` call per chunk)."""
     offsets = [tuple(c * n for c, n in zip(coords, source.chunks, strict=True)) for coords, _ in missing]
     found = None
     if blocks is not None:
@@ -33,13 +33,11 @@ def look_up(h5: Any, blocks: BlockFile | None, source: ArraySource, missing: lis
                 found = blocks.look_up(*root)
         finally:
             blocks.index_rank, blocks.index_wanted, blocks.span_budget = 0, None, 0
+    if found is None:
+        return False
     for (_, i), offset in zip(missing, offsets, strict=True):
-        if found is not None:
-            known[i] = found.get(offset, (0, 0, 0))
-            continue
-        info = dataset.id.get_chunk_info_by_coord(offset)  # another index type: h5py walks it
-        stored = info.byte_offset is not None and info.size > 0
-        known[i] = (int(info.byte_offset), int(info.size), int(info.filter_mask)) if stored else (0, 0, 0)
+        known[i] = found.get(offset, (0, 0, 0))
+    return True
 
 
 def _root(h5: Any, source: ArraySource, blocks: BlockFile) -> tuple[int, int] | None:

@@ -244,18 +244,23 @@ class Hdf5Store(Store):
             table = self.table(source)  # most of the dataset is read: its whole index, 12 bytes a chunk
             self.looked_up.pop(source.key, None)
             return [table.lookup(i) for i in linear]
+        walked = True
         if missing:
             with self._lock:
                 missing = [(c, i) for c, i in missing if i not in known]
                 if missing:
-                    run_h5(self._look_up, source, missing, known)
-                    if self.on_table is not None:
+                    walked = run_h5(self._look_up, source, missing, known)
+                    if walked and self.on_table is not None:
                         self.on_table(self)
+        if not walked:  # an index our B-tree walk does not read: listed whole, once, with chunk_iter
+            table = self.table(source)
+            self.looked_up.pop(source.key, None)
+            return [table.lookup(i) for i in linear]
         return [known[i] for i in linear]
 
     def _look_up(self, source: ArraySource, missing: list[tuple[tuple[int, ...], int]],
-                 known: dict[int, tuple[int, int, int]]) -> None:
-        look_up(self.h5(), self._h5_blocks, source, missing, known, self._roots)
+                 known: dict[int, tuple[int, int, int]]) -> bool:
+        return look_up(self.h5(), self._h5_blocks, source, missing, known, self._roots)
 
     def chunk(self, source: ArraySource, coords: tuple[int, ...], raw: bytes | None = None) -> bytes | None:
         """The bytes of one chunk as its declared codecs expect them (``raw``: already read from the file)."""
