@@ -14,6 +14,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture
+def hdf5_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh cache directory of remote HDF5 views (NWBZARR_IMAGE_CACHE) for one test."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NWBZARR_IMAGE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
 def start_time() -> datetime:
     return datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -19,11 +19,7 @@ TINY = frames((400, 128, 128), np.uint16)  # chunks (40, 16, 16): one frame touc
 FRAMED = frames((60, 96, 80), np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("NWBZARR_IMAGE_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("hdf5_cache")  # each test with its own cache of remote views
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,7 @@ FRAMED = frames((40, 128, 128), np.uint16)  # chunks (4, 128, 128): 131 KB of no
 TINY = frames((64, 128, 128), np.uint16)  # chunks (16, 8, 8): 1,024 chunks, a frame touches 256 of them
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("NWBZARR_IMAGE_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("hdf5_cache")  # each test with its own cache of remote views
 
 
 @pytest.fixture(scope="module")
