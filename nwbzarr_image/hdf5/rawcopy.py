@@ -97,8 +97,7 @@ def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_sha
                 pool: ThreadPoolExecutor, verify: bool) -> tuple[list[bytes], list[Future[None]]]:
     """The chunks of one shard (one merged read) and, with ``verify``, the checks of each, decoding it in the
     pool."""
-    rows = list(range(first, min(first + per_shard, source.grid[0])))
-    entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
+    rows, entries = _entries(source, table, first, per_shard, rest)
     stored = [(offset, size) for offset, size, _ in entries if size]
     blobs = iter(store.source.read_many(stored))
     chunks = [next(blobs) if size else b"" for _, size, _ in entries]
@@ -108,6 +107,13 @@ def _read_shard(store: Any, source: ArraySource, table: Any, first: int, per_sha
     checks = [pool.submit(_verify, store, source, (row, *rest), blob)
               for row, blob in zip(rows, chunks, strict=True) if blob and verify]
     return chunks, checks
+
+
+def _entries(source: ArraySource, table: Any, first: int, per_shard: int, rest: tuple[int, ...]
+             ) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """The chunk rows of the shard starting at row ``first`` and their ``(offset, size, mask)`` in the file."""
+    rows = list(range(first, min(first + per_shard, source.grid[0])))
+    return rows, [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
 
 
 def _write_shard(array: Any, shard: tuple[int, list[bytes], list[Future[None]]], per_shard: int,
@@ -176,8 +182,7 @@ def _copy_shard(store: Any, source: ArraySource, table: Any, first: int, per_sha
                 path: Path) -> None:
     """Write the shard (or, unsharded, the chunk) starting at chunk row ``first`` by copying its chunks from the
     HDF5 file to ``path`` in the kernel, without their bytes passing through Python."""
-    rows = list(range(first, min(first + per_shard, source.grid[0])))
-    entries = [table.lookup(linear_index((r, *rest), source.grid)) for r in rows]
+    rows, entries = _entries(source, table, first, per_shard, rest)
     sizes = [int(size) for _, size, _ in entries]
     if not any(sizes):
         return
