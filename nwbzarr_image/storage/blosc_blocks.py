@@ -65,9 +65,12 @@ def block_span(head: Header, start: int, stop: int) -> tuple[int, int]:
     return first, last
 
 
-def sub_chunk(read: Reader, head: Header, blocks: tuple[int, int]) -> bytes | None:
-    """A Blosc chunk of blocks ``[first, stop)`` of the chunk read by ``read``: it decodes to the bytes from
-    ``first * blocksize`` on. None when the block table is not consistent."""
+Extents = tuple[np.ndarray, np.ndarray]  # where each block starts and ends in the stored chunk
+
+
+def extents(read: Reader, head: Header) -> Extents | None:
+    """Where each block of the chunk read by ``read`` starts and ends; None when the block table is not
+    consistent (out of bounds, or two blocks at one place)."""
     nblocks = head.nblocks
     table = HEADER_BYTES + 4 * nblocks
     starts = np.frombuffer(read(HEADER_BYTES, 4 * nblocks), dtype="<u4").astype(np.int64)
@@ -78,17 +81,23 @@ def sub_chunk(read: Reader, head: Header, blocks: tuple[int, int]) -> bytes | No
     ordered = np.unique(starts)
     if len(ordered) != nblocks:
         return None
-    ends = np.append(ordered[1:], head.cbytes)[np.searchsorted(ordered, starts)]
+    return starts, np.append(ordered[1:], head.cbytes)[np.searchsorted(ordered, starts)]
+
+
+def sub_chunk(read: Reader, head: Header, blocks: tuple[int, int], where: Extents | None = None) -> bytes | None:
+    """A Blosc chunk of blocks ``[first, stop)`` of the chunk read by ``read`` (``where``: its block extents, when
+    known): it decodes to the bytes from ``first * blocksize`` on. None when the block table is not consistent."""
+    where = where if where is not None else extents(read, head)
+    if where is None:
+        return None
+    starts, ends = where
     first, stop = blocks
-    wanted = range(first, stop)
     lo, hi = int(starts[first:stop].min()), int(ends[first:stop].max())
     span = read(lo, hi - lo)
     if len(span) != hi - lo:
         return None
-    count = stop - first
-    new_table = HEADER_BYTES + 4 * count
-    pieces, new_starts, at = [], [], new_table
-    for j in wanted:
+    pieces, new_starts, at = [], [], HEADER_BYTES + 4 * (stop - first)
+    for j in range(first, stop):
         begin, end = int(starts[j]) - lo, int(ends[j]) - lo
         pieces.append(span[begin:end])
         new_starts.append(at)
@@ -143,9 +152,12 @@ def split(data: bytes, nbytes: int, parts: int, min_part_bytes: int) -> list[tup
     def read(offset: int, size: int) -> bytes:
         return data[offset:offset + size]
 
+    where = extents(read, head)  # the block table parsed once for every part
+    if where is None:
+        return None
     out = []
     for first, stop in itertools.pairwise(edges):
-        chunk = sub_chunk(read, head, (first, stop))
+        chunk = sub_chunk(read, head, (first, stop), where)
         if chunk is None:
             return None
         out.append((chunk, first * head.blocksize))
